@@ -1,0 +1,8 @@
+"""Repo-level pytest configuration: evalkit's own tests live in tests/.
+
+The example suites in golden_sets/ are registered in pyproject.toml [tool.evalkit];
+the evalkit plugin only collects them when asked (``--evalkit-suite NAME``), so the
+project's own test run stays fast.
+"""
+
+import evalkit  # noqa: F401  (applies offline defaults before any test imports litellm)
