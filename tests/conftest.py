@@ -1,0 +1,28 @@
+"""Shared fixtures for evalkit's tests (helpers append their fixtures below)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fakeserver import FakeOpenAIServer
+
+# ---------------------------------------------------------------- fake OpenAI server (runner)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    """A real OpenAI-compatible server on 127.0.0.1, started once per test session."""
+    server = FakeOpenAIServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def openai_server(fake_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The session's fake server, reset (no rules, faults or counts) for this test."""
+    fake_server.reset()
+    yield fake_server
+    fake_server.reset()
