@@ -1,0 +1,428 @@
+"""Judge definitions: ``judges/NAME.toml`` — model, Jinja2 rubric, scale, few-shot examples.
+
+Example (the shipped ``judges/correctness.toml`` is a complete one)::
+
+    model = "embedded"             # a LiteLLM model name, or the bundled Gemma
+    mode = "text"                  # "text" completion (base models, few-shot) or "chat"
+    type = "pointwise"             # or "pairwise" (compares two answers, A and B)
+    scale = "pass/fail"            # or "1..5"
+    structured = "schema"          # constrain the reply to a JSON schema (llama.cpp, vLLM)
+    params = { temperature = 0.0, max_tokens = 32 }
+    rubric = "Decide whether the answer is correct given the reference."
+    template = "Question: {{ input }}\\nReference: {{ expected }}\\nAnswer: {{ output }}"
+
+    [[examples]]
+    input = "Capital of France?"
+    expected = "Paris"
+    output = "Paris."
+    verdict = "pass"
+
+The judge replies with JSON — ``{"verdict": "pass"}``, ``{"score": 4}`` or, pairwise,
+``{"verdict": "A"}`` — optionally with a ``"reason"`` first. Templates see ``input``,
+``output`` (pairwise: ``output_a``, ``output_b``), ``expected``, ``answers``,
+``contexts`` and ``metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evalkit.config import _hash
+from evalkit.errors import ConfigError, NotFoundError, Problem, TemplateError
+
+_SCALE = re.compile(r"^\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*$")
+PASS_FAIL = "pass/fail"
+PAIRWISE_LABELS = ("A", "B", "tie")
+
+_ENV = SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+
+@dataclass(frozen=True)
+class JudgeModel:
+    """A judge model: LiteLLM name, route, params and how replies are constrained to JSON."""
+
+    model: str = "embedded"
+    mode: Literal["chat", "text"] = "text"
+    api_base: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    structured: Literal["schema", "json_object", "none"] = "schema"
+    timeout: float = 60.0
+    max_retries: int = 4
+
+    def request_params(self, schema: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Returns the call's params: temperature 0 unless set, plus the JSON constraint.
+
+        "schema" constrains decoding to ``schema`` as llama.cpp does it (chat:
+        ``response_format``; text: ``extra_body.response_format``, since LiteLLM rejects
+        ``response_format`` on the text route); "json_object" asks for JSON mode only.
+        """
+        params = dict(self.params)
+        params.setdefault("temperature", 0.0)
+        if self.structured == "none":
+            return params
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if self.structured == "schema" and schema is not None:
+            response_format["schema"] = dict(schema)
+        if self.mode == "chat":
+            params["response_format"] = response_format
+        else:
+            extra = dict(params.get("extra_body") or {})
+            extra["response_format"] = response_format
+            params["extra_body"] = extra
+        return params
+
+    def fingerprint(self) -> str:
+        """Returns a hash of the model, route and params."""
+        return _hash(
+            {
+                "model": self.model,
+                "mode": self.mode,
+                "api_base": self.api_base,
+                "params": dict(self.params),
+                "structured": self.structured,
+            }
+        )
+
+
+class JudgeExample(BaseModel):
+    """One few-shot example: the template's variables and the verdict to imitate."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    verdict: str | int
+    reason: str | None = None
+
+
+class JudgeDefinition(BaseModel):
+    """A judge as defined in ``judges/NAME.toml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    model: str = Field(default="embedded", description="LiteLLM model name or 'embedded'.")
+    mode: Literal["chat", "text"] = "chat"
+    api_base: str | None = None
+    type: Literal["pointwise", "pairwise"] = "pointwise"
+    scale: str = Field(default=PASS_FAIL, description='"pass/fail" or "1..N".')
+    structured: Literal["schema", "json_object", "none"] = Field(
+        default="schema",
+        description='"schema": JSON constrained to a schema (llama.cpp, vLLM); '
+        '"json_object": JSON mode; "none": prompt-only (the reply is still parsed strictly).',
+    )
+    reasoning: bool = Field(default=False, description="Ask for a short reason before the verdict.")
+    rubric: str = Field(min_length=1, description="Jinja2: the instructions.")
+    template: str = Field(min_length=1, description="Jinja2: one item to judge.")
+    answer_prefix: str = Field(default="Judgement:", description="Text mode: before the JSON.")
+    examples: list[JudgeExample] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_is_known(cls, value: str) -> str:
+        if value.strip().lower() == PASS_FAIL:
+            return PASS_FAIL
+        match = _SCALE.match(value)
+        if not match or int(match.group(1)) >= int(match.group(2)):
+            raise ValueError('must be "pass/fail" or "LOW..HIGH" such as "1..5"')
+        return f"{int(match.group(1))}..{int(match.group(2))}"
+
+    @field_validator("rubric", "template")
+    @classmethod
+    def _template_compiles(cls, value: str) -> str:
+        try:
+            _ENV.parse(value)
+        except jinja2.TemplateSyntaxError as err:
+            raise ValueError(f"Jinja2 syntax error on line {err.lineno}: {err.message}") from err
+        return value
+
+    # ------------------------------------------------------------ scale
+
+    @property
+    def pass_fail(self) -> bool:
+        """True for a pass/fail scale (binary)."""
+        return self.scale == PASS_FAIL
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """Returns the numeric scale's (low, high); (0, 1) for pass/fail."""
+        if self.pass_fail:
+            return 0, 1
+        low, high = self.scale.split("..")
+        return int(low), int(high)
+
+    def verdict_schema(self) -> dict[str, Any]:
+        """Returns the JSON schema of a reply (used to constrain decoding)."""
+        verdict: dict[str, Any]
+        if self.type == "pairwise":
+            key, verdict = "verdict", {"type": "string", "enum": list(PAIRWISE_LABELS)}
+        elif self.pass_fail:
+            key, verdict = "verdict", {"type": "string", "enum": ["pass", "fail"]}
+        else:
+            low, high = self.bounds
+            key, verdict = "score", {"type": "integer", "minimum": low, "maximum": high}
+        properties: dict[str, Any] = {}
+        if self.reasoning:
+            properties["reason"] = {"type": "string", "maxLength": 300}
+        properties[key] = verdict
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        }
+
+    @property
+    def verdict_key(self) -> str:
+        """Returns the reply's verdict key: "score" for numeric scales, else "verdict"."""
+        return "score" if self.type == "pointwise" and not self.pass_fail else "verdict"
+
+    # ------------------------------------------------------------ identity
+
+    def fingerprint(self) -> str:
+        """Returns a hash of what determines the verdicts: model, rubric, scale, examples,
+        params (and mode, template, type, structured output)."""
+        return _hash(
+            self.model_dump(mode="json", exclude={"name", "description", "timeout", "max_retries"})
+        )
+
+    def variables(self) -> set[str]:
+        """Returns the variables the rubric and template use."""
+        names: set[str] = set()
+        for source in (self.rubric, self.template):
+            names |= jinja2.meta.find_undeclared_variables(_ENV.parse(source))
+        return names
+
+    # ------------------------------------------------------------ prompts
+
+    def example_reply(self, example: JudgeExample) -> str:
+        """Returns the JSON reply a few-shot example teaches."""
+        reply: dict[str, Any] = {}
+        if self.reasoning:
+            reply["reason"] = example.reason or ""
+        verdict = example.verdict
+        reply[self.verdict_key] = int(verdict) if self.verdict_key == "score" else verdict
+        return json.dumps(reply, ensure_ascii=False)
+
+    def build_prompt(
+        self, variables: Mapping[str, Any]
+    ) -> tuple[str | None, tuple[dict[str, str], ...] | None]:
+        """Returns (prompt, None) in text mode or (None, messages) in chat mode."""
+        rubric = render(self.rubric, {**self._scale_vars(), **variables}, f"{self.name} rubric")
+        shots = [
+            (
+                render(self.template, _example_vars(ex), f"{self.name} example {i + 1}"),
+                self.example_reply(ex),
+            )
+            for i, ex in enumerate(self.examples)
+        ]
+        item = render(self.template, variables, f"{self.name} template")
+        if self.mode == "text":
+            parts = [rubric.strip(), ""]
+            for text, reply in shots:
+                parts += [text.strip(), f"{self.answer_prefix} {reply}", ""]
+            parts += [item.strip(), self.answer_prefix]
+            return "\n".join(parts), None
+        messages = [{"role": "system", "content": rubric.strip()}]
+        for text, reply in shots:
+            messages += [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
+        messages.append({"role": "user", "content": item})
+        return None, tuple(messages)
+
+    @property
+    def judge_model(self) -> JudgeModel:
+        """Returns the model this judge calls, with its route and params."""
+        return JudgeModel(
+            model=self.model,
+            mode=self.mode,
+            api_base=self.api_base,
+            params=dict(self.params),
+            structured=self.structured,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    def request_params(self) -> dict[str, Any]:
+        """Returns the call's params: temperature 0 unless set, plus the JSON constraint."""
+        return self.judge_model.request_params(self.verdict_schema())
+
+    def _scale_vars(self) -> dict[str, Any]:
+        low, high = self.bounds
+        return {"scale": self.scale, "scale_low": low, "scale_high": high}
+
+
+def _example_vars(example: JudgeExample) -> dict[str, Any]:
+    data = dict(example.model_extra or {})
+    return {
+        **data,
+        **template_variables(
+            input=str(data.get("input", "")),
+            expected=data.get("expected"),
+            contexts=data.get("contexts") or [],
+            metadata=data.get("metadata") or {},
+        ),
+    }
+
+
+def template_variables(
+    *,
+    input: str,
+    expected: Any,
+    contexts: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    **outputs: str,
+) -> dict[str, Any]:
+    """Returns a judge template's variables: ``expected`` as text (several acceptable
+    answers joined with " OR "), ``answers`` as a list, and the output(s) given."""
+    from evalkit.scorers.base import expected_answers
+
+    answers = expected_answers(expected)
+    return {
+        "input": input,
+        "expected": " OR ".join(answers) if answers else None,
+        "answers": answers,
+        "contexts": list(contexts),
+        "metadata": dict(metadata or {}),
+        **outputs,
+    }
+
+
+def render(source: str, variables: Mapping[str, Any], label: str) -> str:
+    """Returns the Jinja2 template ``source`` rendered with ``variables``.
+
+    Raises:
+        TemplateError: the template uses a variable that is not given, or fails.
+    """
+    try:
+        return _ENV.from_string(source).render(**variables)
+    except jinja2.UndefinedError as err:
+        raise TemplateError(f"{label}: {err.message}; available: {sorted(variables)}") from err
+    except jinja2.TemplateError as err:
+        raise TemplateError(f"{label}: {err}") from err
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A parsed judge reply: the label ("pass", "A", "4"), its value, and the reason."""
+
+    label: str
+    value: float
+    reason: str | None = None
+
+
+class UnparseableVerdict(ValueError):
+    """The judge's reply is not a verdict in the expected format."""
+
+
+_LINE_VERDICT = re.compile(
+    r"^\s*(?:verdict|score|judgement|judgment)\s*[:=]\s*\"?([A-Za-z0-9.]+)\"?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def parse_verdict(text: str, judge: JudgeDefinition) -> Verdict:
+    """Returns the verdict in ``text``; raises UnparseableVerdict if there is none.
+
+    Accepted: a JSON object with the verdict key (optionally fenced or surrounded by
+    text), or one line such as ``Verdict: pass`` / ``Score: 4``. Values outside the scale
+    are unparseable, never coerced.
+    """
+    from evalkit.scorers.exact import extract_json
+
+    reason = None
+    try:
+        data = extract_json(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and judge.verdict_key in data:
+        raw = data[judge.verdict_key]
+        reason = data.get("reason") if isinstance(data.get("reason"), str) else None
+    else:
+        match = _LINE_VERDICT.search(text)
+        if match is None:
+            raise UnparseableVerdict(f"no {judge.verdict_key!r} in the judge's reply")
+        raw = match.group(1)
+    return Verdict(*_verdict_value(raw, judge), reason=reason)
+
+
+def _verdict_value(raw: Any, judge: JudgeDefinition) -> tuple[str, float]:
+    if judge.type == "pairwise":
+        label = str(raw).strip()
+        canonical = {"a": "A", "b": "B", "tie": "tie"}.get(label.lower())
+        if canonical is None:
+            raise UnparseableVerdict(f"pairwise verdict {raw!r} is not A, B or tie")
+        return canonical, {"A": 1.0, "B": 0.0, "tie": 0.5}[canonical]
+    if judge.pass_fail:
+        label = str(raw).strip().lower()
+        if label not in ("pass", "fail"):
+            raise UnparseableVerdict(f"verdict {raw!r} is not pass or fail")
+        return label, 1.0 if label == "pass" else 0.0
+    if isinstance(raw, bool):
+        raise UnparseableVerdict(f"score {raw!r} is not a number")
+    try:
+        number = float(raw)
+    except (TypeError, ValueError) as err:
+        raise UnparseableVerdict(f"score {raw!r} is not a number") from err
+    low, high = judge.bounds
+    if not number.is_integer() or not low <= number <= high:
+        raise UnparseableVerdict(f"score {raw!r} is not an integer in {low}..{high}")
+    return str(int(number)), number
+
+
+# ---------------------------------------------------------------- loading
+
+
+def judge_names(folder: str | Path) -> list[str]:
+    """Returns the names of the judges defined in ``folder`` (NAME.toml files)."""
+    path = Path(folder)
+    return sorted(p.stem for p in path.glob("*.toml")) if path.is_dir() else []
+
+
+def load_judge(name_or_path: str | Path, folder: str | Path = "judges") -> JudgeDefinition:
+    """Returns the judge ``folder/NAME.toml`` (or the .toml file at ``name_or_path``).
+
+    Raises:
+        NotFoundError: no such judge (the message lists the judges in ``folder``).
+        ConfigError: the file is not valid TOML or has a bad field.
+    """
+    candidate = Path(name_or_path)
+    path = candidate if candidate.suffix == ".toml" else Path(folder) / f"{name_or_path}.toml"
+    if not path.exists():
+        known = ", ".join(judge_names(folder)) or "none"
+        raise NotFoundError(f"no judge {str(name_or_path)!r} ({path}); judges in {folder}: {known}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([Problem(str(path), None, f"not valid TOML: {err}")]) from err
+    data.setdefault("name", path.stem)
+    try:
+        return JudgeDefinition.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for item in err.errors():
+            where = ".".join(str(p) for p in item["loc"])
+            if item["type"] == "extra_forbidden":
+                message = f"unknown key {where!r}; remove it or check its spelling"
+            else:
+                message = f"{where}: {item['msg']}"
+            problems.append(Problem(str(path), None, message))
+        raise ConfigError(problems) from err

@@ -1,0 +1,320 @@
+"""evalkit's own LLM judge as a scorer: pointwise or pairwise, parsed strictly.
+
+Judge calls go through :class:`evalkit.llm.ModelClient` (cache, retries, accounting under
+the tag ``judge:<name>``). A reply that is not a verdict is asked again once, as a new
+call (sample offset, so the cache cannot hand back the same reply); if that is not a
+verdict either the case is unscored with the raw reply kept — never counted as a fail.
+Pairwise judging asks in both orders and reports the position flip as a companion metric
+``<metric>.position_flip`` (1 when the verdict changed with the order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from evalkit.judges import (
+    JudgeDefinition,
+    JudgeModel,
+    Verdict,
+    load_judge,
+    parse_verdict,
+    template_variables,
+)
+from evalkit.scorers.base import (
+    BaseScorer,
+    MetricShape,
+    Needs,
+    Score,
+    ScoreInput,
+    ScorerContext,
+    register_scorer,
+)
+
+if TYPE_CHECKING:
+    from evalkit.llm import ModelClient
+
+#: Added to the sample index of a re-asked call so it is a new cache entry.
+RETRY_SAMPLE_OFFSET = 1_000_000
+POSITION_FLIP = "position_flip"
+
+
+M = TypeVar("M", bound="BaseModel")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JudgeReply(Generic[T]):
+    """A parsed reply, or the reason there is none; ``raw`` is the last reply text."""
+
+    value: T | None
+    error: str | None
+    raw: str | None
+    retried: bool = False
+
+
+class JudgeReplyError(ValueError):
+    """A judge model gave no usable reply (call failed, or unparseable twice)."""
+
+    def __init__(self, message: str, raw: str | None) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+async def ask_judge_model(
+    client: ModelClient,
+    model: JudgeModel,
+    *,
+    prompt: str | None,
+    messages: tuple[dict[str, str], ...] | None,
+    schema: Mapping[str, Any] | None,
+    parse: Callable[[str], T],
+    sample: int,
+    tag: str,
+) -> JudgeReply[T]:
+    """Returns the parsed reply of a judge model, asking once more if it cannot be parsed.
+
+    The second call uses ``sample + RETRY_SAMPLE_OFFSET``, so a cached unparseable reply is
+    not served again. A failed call (after ModelClient's own retries) is not re-asked.
+    ``parse`` raises ValueError for a reply it cannot use.
+    """
+    from evalkit.llm import ModelRequest
+
+    raw: str | None = None
+    problem = ""
+    for attempt in range(2):
+        request = ModelRequest(
+            model=model.model,
+            mode=model.mode,
+            messages=messages,
+            prompt=prompt,
+            params=model.request_params(schema),
+            api_base=model.api_base,
+            sample=sample + attempt * RETRY_SAMPLE_OFFSET,
+            timeout=model.timeout,
+            max_retries=model.max_retries,
+            tag=tag,
+        )
+        result = await client.call(request)
+        if not result.ok:
+            return JudgeReply(None, f"judge call failed: {result.error}", raw, attempt > 0)
+        raw = result.text
+        try:
+            return JudgeReply(parse(raw or ""), None, raw, attempt > 0)
+        except ValueError as err:
+            problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return JudgeReply(None, f"unparseable judge reply after one retry: {problem}", raw, True)
+
+
+def default_client(client: ModelClient | None) -> ModelClient:
+    """Returns ``client``, or a new cache-less ModelClient."""
+    if client is not None:
+        return client
+    from evalkit.llm import ModelClient
+
+    return ModelClient(cache=None)
+
+
+class StructuredJudge:
+    """Asks a judge model for JSON that fits a pydantic model (the ragas/deepeval bridge)."""
+
+    def __init__(self, model: JudgeModel, client: ModelClient | None, tag: str) -> None:
+        self.model = model
+        self._client = client
+        self.tag = tag
+        self.calls = 0
+
+    @property
+    def client(self) -> ModelClient:
+        """Returns the model client (created on first use if none was given)."""
+        self._client = default_client(self._client)
+        return self._client
+
+    async def generate(self, prompt: str, response_model: type[M], sample: int) -> M:
+        """Returns the reply parsed into ``response_model``; raises JudgeReplyError."""
+        from evalkit.scorers.exact import extract_json
+
+        def parse(text: str) -> M:
+            try:
+                return response_model.model_validate(extract_json(text))
+            except ValidationError as err:
+                raise ValueError(
+                    f"reply does not fit {response_model.__name__}: {err.errors()[0]['msg']}"
+                ) from err
+
+        chat = self.model.mode == "chat"
+        self.calls += 1
+        reply = await ask_judge_model(
+            self.client,
+            self.model,
+            prompt=None if chat else prompt,
+            messages=({"role": "user", "content": prompt},) if chat else None,
+            schema=response_model.model_json_schema(),
+            parse=parse,
+            sample=sample,
+            tag=self.tag,
+        )
+        if reply.value is None:
+            raise JudgeReplyError(reply.error or "no reply", reply.raw)
+        return reply.value
+
+
+def resolve_judge_model(
+    context: ScorerContext,
+    *,
+    judge: str | None = None,
+    model: str | None = None,
+    mode: Literal["chat", "text"] | None = None,
+    api_base: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> JudgeModel:
+    """Returns the judge model for a library metric (ragas, deepeval).
+
+    A named ``judge`` (or, when no ``model`` is given, the suite's judge) supplies model,
+    route and params; explicit options override it. Default: the embedded Gemma, text mode.
+    """
+    base = JudgeModel()
+    chosen = judge or (context.suite.judge if context.suite and model is None else None)
+    if chosen:
+        base = load_judge(chosen, context.judges_dir).judge_model
+    return replace(
+        base,
+        model=model or base.model,
+        mode=mode or base.mode,
+        api_base=api_base if api_base is not None else base.api_base,
+        params=dict(params) if params is not None else base.params,
+        timeout=timeout or base.timeout,
+    )
+
+
+def _needs(definition: JudgeDefinition) -> Needs:
+    names = definition.variables()
+    return Needs(
+        expected=definition.type == "pairwise" or bool({"expected", "answers"} & names),
+        contexts="contexts" in names,
+    )
+
+
+def _shape(definition: JudgeDefinition) -> MetricShape:
+    if definition.type == "pairwise":
+        return MetricShape(kind="continuous", low=0.0, high=1.0)
+    if definition.pass_fail:
+        return MetricShape(kind="binary", low=0.0, high=1.0)
+    low, high = definition.bounds
+    return MetricShape(kind="ordinal", low=float(low), high=float(high))
+
+
+class JudgeScorer(BaseScorer):
+    """Scores outputs with a judge definition (see :mod:`evalkit.judges`)."""
+
+    def __init__(
+        self,
+        definition: JudgeDefinition,
+        *,
+        client: ModelClient | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        extra = {}
+        if definition.type == "pairwise":
+            extra[POSITION_FLIP] = MetricShape(kind="binary", higher_is_better=False)
+        super().__init__(
+            "judge",
+            _shape(definition),
+            needs=_needs(definition),
+            concurrency=concurrency,
+            extra_metrics=extra,
+        )
+        self.definition = definition
+        self._client = client
+
+    def fingerprint(self) -> str | None:
+        """Returns the judge definition's fingerprint."""
+        return self.definition.fingerprint()
+
+    async def ask(self, variables: dict[str, Any], sample: int) -> JudgeReply[Verdict]:
+        """Returns the judge's verdict for one rendered item, re-asking once if unparseable."""
+        judge = self.definition
+        prompt, messages = judge.build_prompt(variables)
+        self._client = default_client(self._client)
+        return await ask_judge_model(
+            self._client,
+            judge.judge_model,
+            prompt=prompt,
+            messages=messages,
+            schema=judge.verdict_schema(),
+            parse=lambda text: parse_verdict(text, judge),
+            sample=sample,
+            tag=f"judge:{judge.name}",
+        )
+
+    async def score_one(self, item: ScoreInput) -> Score:
+        """Returns the judge's score for one item (pairwise: both orders)."""
+        base = template_variables(
+            input=item.input,
+            expected=item.expected,
+            contexts=item.contexts,
+            metadata=item.metadata,
+        )
+        if self.definition.type == "pointwise":
+            reply = await self.ask({**base, "output": item.output}, item.sample)
+            if reply.value is None:
+                return Score.unscored(reply.error or "no verdict", raw=reply.raw)
+            rationale = reply.value.reason or f"verdict {reply.value.label}"
+            return Score(reply.value.value, rationale=rationale, raw=reply.raw)
+        return await self._pairwise(item, base)
+
+    async def _pairwise(self, item: ScoreInput, base: dict[str, Any]) -> Score:
+        reference = base["expected"] or ""
+        first, second = await asyncio.gather(
+            self.ask({**base, "output_a": item.output, "output_b": reference}, item.sample),
+            self.ask({**base, "output_a": reference, "output_b": item.output}, item.sample),
+        )
+        raw = f"output as A: {first.raw}\noutput as B: {second.raw}"
+        if first.value is None or second.value is None:
+            reason = first.error if first.value is None else second.error
+            return Score.unscored(reason or "no verdict", raw=raw)
+        # The output's preference in each order: as A, A wins = 1; as B, B wins = 1.
+        as_a = first.value.value
+        as_b = 1.0 - second.value.value
+        flipped = as_a != as_b
+        rationale = f"output as A: {first.value.label}; output as B: {second.value.label}" + (
+            "; the verdict flips with the order" if flipped else ""
+        )
+        return Score(
+            (as_a + as_b) / 2,
+            rationale=rationale,
+            raw=raw,
+            extras={POSITION_FLIP: 1.0 if flipped else 0.0},
+        )
+
+
+@register_scorer("judge")
+def judge(
+    *,
+    name: str | None = None,
+    concurrency: int | None = None,
+    context: ScorerContext | None = None,
+) -> Any:
+    """Scores with the LLM judge defined in ``judges/NAME.toml``.
+
+    Args:
+        name: the judge (file stem in the project's judges folder, or a .toml path);
+            default: the suite's ``judge``.
+        concurrency: judge calls in flight (default: the suite's concurrency).
+
+    Pass/fail judges are binary (1 pass), 1..N judges ordinal, pairwise judges the
+    output's preference over the reference (1 better, 0.5 tie, 0 worse; mean of both
+    orders) plus ``<metric>.position_flip``.
+    """
+    context = context or ScorerContext()
+    chosen = name or (context.suite.judge if context.suite else None)
+    if not chosen:
+        raise ValueError('name the judge: params = { name = "correctness" } or suite.judge')
+    definition = load_judge(chosen, context.judges_dir)
+    limit = concurrency or (context.suite.concurrency if context.suite else 8)
+    return JudgeScorer(definition, client=context.client, concurrency=limit)
