@@ -1,0 +1,325 @@
+"""Geometry of the report's hand-written inline SVG: forest plots and histograms.
+
+Pure functions from numbers to coordinates; the template only draws what these return,
+so every plot is plain SVG inside the HTML (no library, no network).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def nice_step(span: float, target: int = 5) -> float:
+    """Returns a 1/2/5 x 10^k tick step that cuts ``span`` into about ``target`` parts."""
+    if span <= 0 or not math.isfinite(span):
+        return 1.0
+    raw = span / target
+    power = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if raw <= factor * power:
+            return factor * power
+    return 10.0 * power
+
+
+def _tick_label(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    text = f"{value:+.{decimals}f}" if value else "0"
+    return text
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+# ---------------------------------------------------------------- forest plot
+
+
+@dataclass(frozen=True)
+class ForestItem:
+    """One row of a forest plot: a delta with its CI, in the metric's units."""
+
+    label: str
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict: str
+    margin: float = 0.0
+    higher_is_better: bool = True
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    """One drawn row: label, y centre, point and CI x positions (None: not drawable)."""
+
+    label: str
+    y: float
+    x: float | None
+    x_low: float | None
+    x_high: float | None
+    x_margin: float | None
+    verdict: str
+    title: str
+    value_text: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """An axis tick: its x position and its label."""
+
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ForestPlot:
+    """A forest plot ready to draw: size, plot area, zero line, rows and ticks."""
+
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    zero_x: float
+    rows: tuple[ForestRow, ...]
+    ticks: tuple[Tick, ...]
+
+
+def _fmt_delta(item: ForestItem) -> str:
+    if not _finite(item.delta):
+        return "n/a"
+    assert item.delta is not None
+    text = f"{item.delta:+.3f}"
+    if _finite(item.ci_low) and _finite(item.ci_high):
+        text += f" [{item.ci_low:+.3f}, {item.ci_high:+.3f}]"
+    return text
+
+
+def forest_plot(
+    items: Sequence[ForestItem],
+    *,
+    width: int = 760,
+    label_width: int = 170,
+    value_width: int = 170,
+    row_height: int = 26,
+) -> ForestPlot:
+    """Returns the geometry of a forest plot of ``items`` on one symmetric axis around 0.
+
+    The axis spans the largest |CI bound|, |delta| and margin with 10% air, so the zero
+    line (no change) is always in the middle and the eye compares sides directly.
+    """
+    extent = 0.0
+    for item in items:
+        for value in (item.delta, item.ci_low, item.ci_high):
+            if _finite(value):
+                assert value is not None
+                extent = max(extent, abs(value))
+        extent = max(extent, abs(item.margin))
+    extent = extent * 1.1 if extent > 0 else 0.05
+    step = nice_step(2 * extent, 6)
+    extent = math.ceil(extent / step) * step
+    top, axis_gap = 8.0, 26.0
+    left = float(label_width)
+    right = float(width - value_width)
+    height = int(top + row_height * len(items) + axis_gap)
+    bottom = top + row_height * len(items)
+
+    def x_of(value: float) -> float:
+        clipped = min(max(value, -extent), extent)
+        return round(left + (clipped + extent) / (2 * extent) * (right - left), 2)
+
+    rows = []
+    for index, item in enumerate(items):
+        y = top + row_height * index + row_height / 2
+        drawable = _finite(item.delta)
+        has_ci = _finite(item.ci_low) and _finite(item.ci_high)
+        margin_x = None
+        if item.margin > 0:
+            margin_x = x_of(-item.margin if item.higher_is_better else item.margin)
+        rows.append(
+            ForestRow(
+                label=item.label,
+                y=round(y, 2),
+                x=x_of(item.delta) if drawable and item.delta is not None else None,
+                x_low=x_of(item.ci_low) if has_ci and item.ci_low is not None else None,
+                x_high=x_of(item.ci_high) if has_ci and item.ci_high is not None else None,
+                x_margin=margin_x,
+                verdict=item.verdict,
+                title=item.title,
+                value_text=_fmt_delta(item),
+            )
+        )
+    ticks = []
+    count = round(2 * extent / step)
+    for k in range(count + 1):
+        value = -extent + k * step
+        if abs(value) < step / 1e6:
+            value = 0.0
+        ticks.append(Tick(x_of(value), _tick_label(value, step)))
+    return ForestPlot(
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        zero_x=x_of(0.0),
+        rows=tuple(rows),
+        ticks=tuple(ticks),
+    )
+
+
+# ---------------------------------------------------------------- histograms
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One histogram bar: rectangle, which run it belongs to and its tooltip."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    side: str  # "baseline" | "candidate"
+    title: str
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A histogram of per-case scores (baseline and candidate overlaid side by side)."""
+
+    metric: str
+    kind: str
+    width: int
+    height: int
+    left: float
+    right: float
+    bottom: float
+    bars: tuple[Bar, ...]
+    x_labels: tuple[Tick, ...]
+    y_max_label: str
+    means: tuple[tuple[str, float, str], ...]  # (side, x, title)
+    n_baseline: int
+    n_candidate: int
+
+
+def _bins(kind: str, values: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
+    """Returns bin edges: one bin per value for binary/few-valued ordinal, else 20 bins."""
+    distinct = np.unique(values) if values.size else np.array([0.0, 1.0])
+    if kind == "binary":
+        return np.array([-0.5, 0.5, 1.5])
+    if kind == "ordinal" and distinct.size <= 11 and np.allclose(distinct, np.round(distinct)):
+        lo, hi = float(distinct.min()), float(distinct.max())
+        if low is not None and math.isfinite(low):
+            lo = min(lo, low)
+        if high is not None and math.isfinite(high):
+            hi = max(hi, high)
+        return np.arange(math.floor(lo) - 0.5, math.ceil(hi) + 1.0, 1.0)
+    lo = float(values.min()) if values.size else 0.0
+    hi = float(values.max()) if values.size else 1.0
+    if low is not None and math.isfinite(low) and low <= lo:
+        lo = low
+    if high is not None and math.isfinite(high) and high >= hi:
+        hi = high
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, 21)
+
+
+def _edge_label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def histogram(
+    metric: str,
+    kind: str,
+    baseline: Sequence[float] | None,
+    candidate: Sequence[float],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    width: int = 360,
+    height: int = 150,
+) -> Histogram:
+    """Returns a histogram of per-case scores; bar heights are shares of each run's cases."""
+    cand = np.asarray([v for v in candidate if math.isfinite(v)], dtype=float)
+    base = np.asarray([v for v in (baseline or []) if math.isfinite(v)], dtype=float)
+    together = np.concatenate([cand, base]) if base.size else cand
+    edges = _bins(kind, together, low, high)
+    left, right, top, bottom = 34.0, float(width - 8), 14.0, float(height - 22)
+    sides: list[tuple[str, np.ndarray]] = []
+    if baseline is not None:
+        sides.append(("baseline", base))
+    sides.append(("candidate", cand))
+    shares: list[tuple[str, np.ndarray, int]] = []
+    for side, values in sides:
+        counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+        total = max(int(values.size), 1)
+        shares.append((side, counts / total, int(values.size)))
+    y_max = max((float(s.max()) for _, s, _ in shares if s.size), default=1.0) or 1.0
+    n_bins = len(edges) - 1
+    slot = (right - left) / n_bins
+    bar_w = slot * (0.9 if len(shares) == 1 else 0.44)
+    bars = []
+    for offset, (side, share, n) in enumerate(shares):
+        for k in range(n_bins):
+            h = (bottom - top) * float(share[k]) / y_max
+            x = left + k * slot + slot * 0.05 + offset * bar_w
+            if kind == "binary":
+                label = "fail (0)" if k == 0 else "pass (1)"
+            else:
+                label = f"{_edge_label(edges[k])} to {_edge_label(edges[k + 1])}"
+            count = round(float(share[k]) * n)
+            bars.append(
+                Bar(
+                    x=round(x, 2),
+                    y=round(bottom - h, 2),
+                    w=round(bar_w, 2),
+                    h=round(h, 2),
+                    side=side,
+                    title=f"{side}: {label}: {count} of {n} cases ({float(share[k]):.0%})",
+                )
+            )
+    labels: list[Tick] = []
+    if kind == "binary":
+        labels = [Tick(left + slot * 0.5, "fail"), Tick(left + slot * 1.5, "pass")]
+    elif kind == "ordinal" and np.allclose(np.diff(edges), 1.0):
+        labels = [Tick(left + slot * (k + 0.5), f"{edges[k] + 0.5:g}") for k in range(n_bins)]
+    else:
+        labels = [
+            Tick(left, _edge_label(edges[0])),
+            Tick((left + right) / 2, _edge_label((edges[0] + edges[-1]) / 2)),
+            Tick(right, _edge_label(edges[-1])),
+        ]
+
+    def x_of(value: float) -> float:
+        if kind == "binary":
+            return left + slot * (0.5 + value)
+        lo, hi = float(edges[0]), float(edges[-1])
+        return round(left + (value - lo) / (hi - lo) * (right - left), 2)
+
+    means = []
+    for side, values in sides:
+        if values.size:
+            mean = float(values.mean())
+            means.append((side, x_of(mean), f"{side} mean {mean:.3f}"))
+    return Histogram(
+        metric=metric,
+        kind=kind,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        bottom=bottom,
+        bars=tuple(bars),
+        x_labels=tuple(labels),
+        y_max_label=f"{y_max:.0%}",
+        means=tuple(means),
+        n_baseline=int(base.size),
+        n_candidate=int(cand.size),
+    )

@@ -1,0 +1,380 @@
+"""The HTML report: one self-contained file, escaped data, summaries, scale safeguards."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import random
+import re
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit.comparison import Comparison
+from evalkit.records import (
+    MetricInfo,
+    Output,
+    Run,
+    RunManifest,
+    ScoreRow,
+    outputs_frame,
+    scores_frame,
+)
+from evalkit.report import ReportPaths, render_report
+from evalkit.report.data import build_report, payload_size
+from evalkit.report.diff import diff_sides, word_diff
+from evalkit.report.plots import ForestItem, forest_plot, histogram
+from evalkit.report.render import script_safe_json
+from evalkit.report.summary import md_escape, summary_markdown
+from evalkit.report.synthetic import SyntheticData, synthetic_comparison, synthetic_runs
+
+SCRIPT_XSS = "</script><script>window.__pwned=1;document.title='pwned'</script>"
+ATTR_XSS = '"><img src=x onerror="window.__pwned=2;document.title=\'pwned\'">'
+TAG_XSS = "<b onmouseover=alert(1)>tag</b>"
+
+
+def hostile_data(n_cases: int = 40, **options: Any) -> SyntheticData:
+    """Returns synthetic runs with hostile strings in outputs, inputs, tags and rationales."""
+    return synthetic_runs(
+        n_cases,
+        overrides={"case-00003": SCRIPT_XSS, "case-00004": ATTR_XSS},
+        case_updates={
+            "case-00005": {
+                "input": {"question": SCRIPT_XSS},
+                "expected": ATTR_XSS,
+                "contexts": [SCRIPT_XSS + " \u2028 " + ATTR_XSS],
+                "tags": ["billing", TAG_XSS],
+            }
+        },
+        rationales={"case-00003": ATTR_XSS},
+        **options,
+    )
+
+
+def embedded_payload(html: str) -> dict[str, Any]:
+    match = re.search(
+        r'<script type="application/json" id="evalkit-data">(.*?)</script>', html, re.S
+    )
+    assert match, "payload script element not found"
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+@pytest.fixture(scope="module")
+def compared() -> tuple[SyntheticData, Comparison]:
+    data = hostile_data()
+    return data, synthetic_comparison(data)
+
+
+@pytest.fixture(scope="module")
+def rendered(compared: Any, tmp_path_factory: pytest.TempPathFactory) -> ReportPaths:
+    data, comparison = compared
+    return render_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        golden=data.golden,
+        output=tmp_path_factory.mktemp("report") / "report.html",
+    )
+
+
+def test_report_is_one_file_that_fetches_nothing(rendered: ReportPaths) -> None:
+    paths = rendered
+    html = paths.html.read_text(encoding="utf-8")
+    assert paths.summary_json.parent == paths.html.parent == paths.summary_md.parent
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert not re.search(r"<link[^>]*stylesheet", html)
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)
+    assert "@import" not in html and "url(" not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp and "default-src 'none'" in html_lib.unescape(csp.group(1))
+    assert '<svg class="forest"' in html and '<svg class="hist"' in html
+
+
+def test_hostile_strings_are_escaped_in_page_and_payload(rendered: ReportPaths) -> None:
+    html = rendered.html.read_text(encoding="utf-8")
+    assert "window.__pwned" in html  # the strings are there...
+    assert "<script>window.__pwned" not in html  # ...but never as markup
+    assert "<img src=x" not in html
+    assert "<b onmouseover" not in html
+    assert "&lt;b onmouseover=alert(1)&gt;tag&lt;/b&gt;" in html  # the tag, escaped by Jinja
+    assert html.count("<script") == 2  # the JSON payload and the report's own script
+    assert "\u2028" not in embedded_payload_raw(html)
+    payload = embedded_payload(html)
+    outputs = {
+        case["id"]: "".join(t for op, t in case["x"].get("o", []) if op != -1)
+        for case in payload["cases"]
+    }
+    assert outputs["case-00003"] == SCRIPT_XSS
+    assert outputs["case-00004"] == ATTR_XSS
+    assert TAG_XSS in payload["tags"]
+    assert SCRIPT_XSS + " \u2028 " + ATTR_XSS in payload["contexts"]
+
+
+def embedded_payload_raw(html: str) -> str:
+    start = html.index('id="evalkit-data">') + len('id="evalkit-data">')
+    return html[start : html.index("</script>", start)]
+
+
+def test_script_safe_json_escapes_markup_and_line_separators() -> None:
+    value = {"a": "</script><!-- & \u2028\u2029 >"}
+    text = script_safe_json(value)
+    assert not set("<>&\u2028\u2029") & set(text)
+    assert json.loads(text) == value
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_word_diff_gives_back_both_texts(seed: int) -> None:
+    rng = random.Random(seed)
+    vocabulary = ["alpha", "beta", " ", "  ", "\n", ",", ".", "<b>", "é", "42"]
+    old = "".join(rng.choice(vocabulary) for _ in range(rng.randrange(0, 40)))
+    new = "".join(rng.choice(vocabulary) for _ in range(rng.randrange(0, 40)))
+    assert diff_sides(word_diff(old, new)) == (old, new)
+
+
+def test_word_diff_marks_only_the_changed_words() -> None:
+    segments = word_diff("The capital is Paris.", "The capital is Lyon.")
+    assert segments == [(0, "The capital is "), (-1, "Paris"), (1, "Lyon"), (0, ".")]
+
+
+def test_single_run_report_has_scores_distributions_and_no_gate(tmp_path: Path) -> None:
+    data = synthetic_runs(30, seed=3)
+    paths = render_report(data.candidate, golden=data.golden, output=tmp_path)
+    assert paths.html == tmp_path / "report.html"
+    html = paths.html.read_text(encoding="utf-8")
+    summary = json.loads(paths.summary_json.read_text(encoding="utf-8"))
+    assert summary["verdict"] == "single-run" and summary["gate"] is None
+    assert [m["metric"] for m in summary["metrics"]] == ["exact", "f1", "helpfulness"]
+    exact = data.candidate.scores.query("metric == 'exact'")["value"]
+    assert summary["metrics"][0]["mean"] == pytest.approx(exact.mean(), abs=1e-4)
+    payload = embedded_payload(html)
+    assert payload["mode"] == "single" and len(payload["cases"]) == 30
+    assert "b" not in payload["cases"][0] and "oc" in payload["cases"][0]["x"]
+    assert "Single run" in html and html.count('<svg class="hist"') == 3
+    assert "Run `run\\-candidate`" not in paths.summary_md.read_text()  # code spans stay literal
+    assert "Run `run-candidate`" in paths.summary_md.read_text()
+
+
+def test_summaries_carry_verdict_metric_table_and_top_regressed_cases(
+    tmp_path: Path, compared: Any
+) -> None:
+    data, comparison = compared
+    paths = render_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        golden=data.golden,
+        output=tmp_path / "report.html",
+        report_url="https://ci.example/artifacts/report.html",
+    )
+    summary = json.loads(paths.summary_json.read_text(encoding="utf-8"))
+    assert summary["verdict"] == ("pass" if comparison.gate.passed else "fail")
+    assert summary["reasons"] == list(comparison.gate.reasons)
+    assert [m["metric"] for m in summary["metrics"]] == [m.metric for m in comparison.overall()]
+    worst = summary["top_regressed"]
+    assert worst, "the synthetic candidate is worse on some cases"
+    critical = [c["critical"] for c in worst]
+    assert critical == sorted(critical, reverse=True)  # critical failures first
+    markdown = paths.summary_md.read_text(encoding="utf-8")
+    assert markdown.startswith("### ")
+    assert "| metric | baseline | candidate |" in markdown
+    assert "[Full report](https://ci.example/artifacts/report.html)" in markdown
+    assert len(markdown) < 65_000  # fits a GitHub comment
+
+
+def test_markdown_escapes_hostile_names() -> None:
+    assert md_escape("<img src=x onerror=y>|*x*") == "&lt;img src=x onerror=y&gt;\\|\\*x\\*"
+    summary = {
+        "verdict": "fail",
+        "suite": "s",
+        "headline": "Fail",
+        "candidate_id": "c`|",
+        "baseline_id": "b",
+        "gate": {"policy": "regression", "alpha": 0.05},
+        "cases": {"cases": 1},
+        "reasons": ["<script>x</script>"],
+        "metrics": [],
+        "slices": [],
+        "top_regressed": [
+            {
+                "case_id": "a|b`<script>",
+                "metric": "m",
+                "baseline": 1.0,
+                "candidate": 0.0,
+                "delta": -1.0,
+                "flipped": "to-fail",
+                "critical": True,
+            }
+        ],
+        "advisory": [],
+        "warnings": [],
+        "report": "report (1).html",
+    }
+    text = summary_markdown(summary)
+    assert "- &lt;script&gt;x&lt;/script&gt;" in text
+    assert "<script>" not in re.sub(r"`[^`]*`", "", text)  # raw only inside code spans
+    assert "`a\\|b'<script>`" in text  # literal inside a code span, pipe escaped for tables
+    assert "(report%20%281%29.html)" in text
+
+
+def test_payload_over_budget_cuts_long_texts_and_says_so(compared: Any) -> None:
+    data, comparison = compared
+    full = build_report(
+        data.candidate, baseline=data.baseline, comparison=comparison, golden=data.golden
+    )
+    budget = payload_size(full.payload) // 2
+    small = build_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        golden=data.golden,
+        size_budget=budget,
+    )
+    assert full.notes == ()
+    assert payload_size(small.payload) <= budget
+    assert (small.notes and "cut" in small.notes[0]) or "too large" in small.notes[0]
+    assert len(small.payload["cases"]) == len(full.payload["cases"])
+
+
+def test_comparison_without_baseline_run_shows_candidate_outputs(compared: Any) -> None:
+    data, comparison = compared
+    model = build_report(data.candidate, comparison=comparison, golden=data.golden)
+    first = model.payload["cases"][0]
+    assert "o" not in first["x"] and "oc" in first["x"]
+    assert first["b"] == [
+        None if v is None else round(v, 4)
+        for v in (comparison.cases[0].baseline[m] for m in ("exact", "f1", "helpfulness"))
+    ]
+
+
+def test_flaky_cases_are_listed_when_samples_repeat(tmp_path: Path) -> None:
+    data = synthetic_runs(25, samples=3, seed=5)
+    comparison = synthetic_comparison(data)
+    model = build_report(
+        data.candidate, baseline=data.baseline, comparison=comparison, golden=data.golden
+    )
+    expected = {d.case_id for d in comparison.cases if d.flaky}
+    assert expected and model.n_flaky == len(expected)
+    assert {row.case_id for row in model.flaky} <= expected
+    flaky_case = next(c for c in model.payload["cases"] if c["id"] in expected)
+    assert "s" in flaky_case and len(flaky_case["x"]["smp"]) == 2
+
+
+def test_forest_plot_centres_zero_and_brackets_each_point() -> None:
+    plot = forest_plot(
+        [
+            ForestItem("a", -0.1, -0.15, -0.05, "regression", margin=0.02),
+            ForestItem("b", 0.02, -0.01, 0.05, "no-change"),
+            ForestItem("c", None, None, None, "inconclusive"),
+        ]
+    )
+    assert plot.zero_x == pytest.approx((plot.left + plot.right) / 2)
+    a, b, c = plot.rows
+    assert a.x_low is not None and a.x is not None and a.x_high is not None
+    assert a.x_low < a.x < a.x_high < plot.zero_x
+    assert a.x_margin is not None and a.x_margin < plot.zero_x  # margin on the worse side
+    assert b.x_low is not None and b.x_low < plot.zero_x < (b.x_high or 0)
+    assert c.x is None and c.value_text == "n/a"
+
+
+def test_histogram_bar_heights_are_shares_of_each_run() -> None:
+    h = histogram("exact", "binary", [1, 1, 0, 0], [1, 0, 0, 0])
+    heights = {(bar.side, bar.title.split(":")[1].strip()): bar.h for bar in h.bars}
+    tallest = h.bottom - 14.0
+    assert heights[("candidate", "fail (0)")] == pytest.approx(tallest)
+    assert heights[("baseline", "pass (1)")] == pytest.approx(tallest * 2 / 3, abs=0.01)
+
+
+def test_calibration_section_renders_figures_escaped(tmp_path: Path, compared: Any) -> None:
+    data, comparison = compared
+    calibration = {
+        TAG_XSS: {
+            "status": "uncalibrated",
+            "n": 12,
+            "figures": {"kappa": {"estimate": 0.41, "ci_low": 0.1, "ci_high": 0.7}},
+            "confusion": {"labels": ["fail", "pass"], "matrix": [[3, 2], [1, 6]]},
+        }
+    }
+    paths = render_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        output=tmp_path / "report.html",
+        calibration=calibration,
+    )
+    html = paths.html.read_text(encoding="utf-8")
+    section = html[html.index('<section id="calibration">') :]
+    assert "Judge calibration" in section and "0.410" in section
+    assert "<b onmouseover" not in html
+
+
+def test_hostile_metric_name_is_escaped_in_server_rendered_tables(tmp_path: Path) -> None:
+    name = "<script>window.__pwned=3</script>"
+    manifest = RunManifest(
+        run_id="r1",
+        suite="<i>suite</i>",
+        golden_path="g.jsonl",
+        golden_fingerprint="sha256:0",
+        n_cases=2,
+        sut_fingerprint="sha256:1",
+        started_at="2025-01-01T00:00:00Z",
+        evalkit_version="0.1.0",
+        metrics=[MetricInfo(name=name, scorer="x", kind="continuous")],
+    )
+    run = Run(
+        manifest=manifest,
+        outputs=outputs_frame([Output("a", 0, "x"), Output("b", 0, None, error="boom")]),
+        scores=scores_frame(
+            [
+                ScoreRow("a", 0, name, 0.5, "continuous"),
+                ScoreRow("b", 0, name, None, "continuous", error="no output"),
+            ]
+        ),
+    )
+    html = render_report(run, output=tmp_path / "r.html").html.read_text(encoding="utf-8")
+    assert "<script>window.__pwned" not in html and "<i>suite</i>" not in html
+    assert "&lt;script&gt;window.__pwned=3&lt;/script&gt;" in html
+
+
+def test_baseline_without_comparison_is_compared_lazily(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compared: Any
+) -> None:
+    data, comparison = compared
+    calls: list[Any] = []
+
+    def compare_runs(baseline: Run, candidate: Run, *, gate: Any, **_: Any) -> Comparison:
+        calls.append((baseline, candidate, gate))
+        return comparison
+
+    fake = types.ModuleType("evalkit.compare")
+    fake.compare_runs = compare_runs  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "evalkit.compare", fake)
+    paths = render_report(data.candidate, baseline=data.baseline, output=tmp_path / "x.html")
+    assert len(calls) == 1 and calls[0][0] is data.baseline and calls[0][1] is data.candidate
+    assert type(calls[0][2]).__name__ == "GateConfig"
+    assert json.loads(paths.summary_json.read_text())["baseline_id"] == "run-baseline"
+
+
+def test_cli_report_writes_to_report_dir_and_prints_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evalkit.cli import main, report_cmd
+
+    data = synthetic_runs(12, seed=9)
+    comparison = synthetic_comparison(data)
+    runs = {"cand": data.candidate, "base": data.baseline}
+    monkeypatch.setattr(report_cmd, "load_run_ref", lambda ref, project, store: runs[ref])
+    fake = types.ModuleType("evalkit.compare")
+    fake.compare_runs = lambda b, c, *, gate: comparison  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "evalkit.compare", fake)
+    (tmp_path / "pyproject.toml").write_text('[tool.evalkit]\nreport_dir = "out"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "cand", "--baseline", "base"]) == 0
+    printed = Path(capsys.readouterr().out.strip())
+    assert printed == tmp_path / "out" / "synthetic-run-candidate" / "report.html"
+    assert printed.exists() and (printed.parent / "summary.md").exists()
+    assert main(["report", "cand", "-o", str(tmp_path / "single.html")]) == 0
+    assert "Single run" in (tmp_path / "single.html").read_text(encoding="utf-8")
