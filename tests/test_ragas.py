@@ -1,0 +1,231 @@
+"""RAGAS metrics through evalkit's judge: scripted replies in ragas' own JSON formats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit.cache import Cache
+from evalkit.llm import ModelClient
+from evalkit.scorers import Score, ScoreInput, ScorerContext, create_scorer
+
+STATEMENTS = "re:(?s)^Given a question and an answer, analyze"
+NLI = "re:(?s)^Your task is to judge the faithfulness"
+PRECISION = "re:(?s)^Given question, answer and context verify"
+RECALL = "re:(?s)^Given a context and an answer, analyze each statement"
+QUESTION = "re:(?s)^Generate a question for the given answer"
+
+CONTEXTS = (
+    "Paris is the capital of France.",
+    "France is in Europe. Its currency is the euro.",
+)
+
+
+@pytest.fixture
+def judge_params(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    return {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}
+
+
+def reply(data: Any) -> str:
+    return json.dumps(data)
+
+
+def run(
+    name: str, params: dict[str, Any], batch: list[ScoreInput], client: Any = None
+) -> list[Score]:
+    context = ScorerContext(client=client or ModelClient(cache=None))
+    scorer = create_scorer(name, params, context)
+    return asyncio.run(scorer.score(batch))
+
+
+def case(output: str, *, expected: Any = None, contexts: tuple[str, ...] = CONTEXTS) -> ScoreInput:
+    return ScoreInput(
+        "c", 0, "What is the capital of France?", output, expected=expected, contexts=contexts
+    )
+
+
+def test_faithfulness_is_supported_statements_over_all_statements(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    statements = [
+        "Paris is the capital of France.",
+        "France uses the euro.",
+        "Paris has ten million bridges.",
+        "France is in Europe.",
+    ]
+    verdicts = [1, 1, 0, 1]
+    openai_server.configure(
+        rules=[
+            {"match": STATEMENTS, "reply": reply({"statements": statements})},
+            {
+                "match": NLI,
+                "reply": reply(
+                    {
+                        "statements": [
+                            {"statement": s, "reason": "checked", "verdict": v}
+                            for s, v in zip(statements, verdicts, strict=True)
+                        ]
+                    }
+                ),
+            },
+        ]
+    )
+    client = ModelClient(cache=None)
+    (result,) = run("faithfulness", judge_params, [case("Paris. Euro. Bridges. Europe.")], client)
+    # By hand: 3 supported statements of 4.
+    assert result.value == pytest.approx(3 / 4)
+    assert openai_server.stats()["chat"] == 2
+    assert client.stats()["judge:ragas"]["calls"] == 2
+    assert result.raw is not None and "Paris has ten million bridges." in result.raw
+
+
+def test_faithfulness_nan_when_no_statements_is_unscored(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(rules=[{"match": STATEMENTS, "reply": reply({"statements": []})}])
+    (result,) = run("faithfulness", judge_params, [case("Hmm.")])
+    assert result.value is None
+    assert "returned NaN" in (result.error or "")
+    assert openai_server.stats()["chat"] == 1  # no NLI call without statements
+
+
+def test_unparseable_ragas_reply_is_reasked_once_then_unscored_with_raw(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        rules=[
+            {"match": STATEMENTS, "reply": reply({"statements": ["Paris is the capital."]})},
+            {"match": NLI, "reply": "The statement looks fine to me."},
+        ]
+    )
+    (result,) = run("faithfulness", judge_params, [case("Paris.")])
+    assert result.value is None
+    assert "unparseable judge reply after one retry" in (result.error or "")
+    assert result.raw == "The statement looks fine to me."
+    assert openai_server.stats()["chat"] == 3  # statements + NLI + one re-ask
+
+
+def test_answer_relevancy_asks_strictness_questions_with_distinct_cache_keys(
+    openai_server: Any, judge_params: dict[str, Any], tmp_path: Path
+) -> None:
+    generated = {"question": "What is the capital of France?", "noncommittal": 0}
+    openai_server.configure(rules=[{"match": QUESTION, "reply": reply(generated)}])
+    client = ModelClient(cache=Cache(tmp_path))
+    (result,) = run("answer_relevancy", judge_params, [case("Paris is the capital.")], client)
+    # The generated question is the case's question: cosine 1 with the bundled MiniLM.
+    assert result.value == pytest.approx(1.0, abs=1e-4)
+    # strictness=3 means three real calls: with one shared cache key only one would reach
+    # the server and the other two would be cache hits.
+    assert openai_server.stats()["chat"] == 3
+    (again,) = run("answer_relevancy", judge_params, [case("Paris is the capital.")], client)
+    assert again.value == result.value and openai_server.stats()["chat"] == 3
+
+
+def test_answer_relevancy_noncommittal_scores_zero_but_no_question_is_unscored(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        rules=[
+            {"match": "I do not know", "reply": reply({"question": "Capital?", "noncommittal": 1})},
+            {"match": "zzz", "reply": reply({"question": "", "noncommittal": 0})},
+        ]
+    )
+    evasive, empty = run(
+        "answer_relevancy",
+        {**judge_params, "strictness": 2},
+        [case("I do not know"), case("zzz")],
+    )
+    assert evasive.value == 0.0  # an evasive answer is a real 0 in ragas' definition
+    assert empty.value is None and "no question" in (empty.error or "")
+
+
+def test_context_precision_is_average_precision_of_useful_contexts(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    contexts = ("CTX-A Paris is the capital.", "CTX-B Bananas.", "CTX-C Paris, France.")
+    openai_server.configure(
+        rules=[
+            {
+                "match": PRECISION + '.*"context": "CTX-A',
+                "reply": reply({"reason": "r", "verdict": 1}),
+            },
+            {
+                "match": PRECISION + '.*"context": "CTX-B',
+                "reply": reply({"reason": "r", "verdict": 0}),
+            },
+            {
+                "match": PRECISION + '.*"context": "CTX-C',
+                "reply": reply({"reason": "r", "verdict": 1}),
+            },
+        ]
+    )
+    (result,) = run(
+        "context_precision", judge_params, [case("Paris", expected="Paris", contexts=contexts)]
+    )
+    # By hand: precision@1 = 1 (useful), @3 = 2/3 (useful); mean over useful ones = 5/6.
+    assert result.value == pytest.approx((1 + 2 / 3) / 2)
+    assert openai_server.stats()["chat"] == 3
+
+
+def test_context_recall_is_attributed_reference_statements(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    classifications = [
+        {"statement": "Paris is the capital of France.", "reason": "r", "attributed": 1},
+        {"statement": "Paris has 2 million people.", "reason": "r", "attributed": 0},
+    ]
+    openai_server.configure(
+        rules=[{"match": RECALL, "reply": reply({"classifications": classifications})}]
+    )
+    (result,) = run(
+        "context_recall",
+        judge_params,
+        [case("Paris", expected="Paris is the capital of France and has 2 million people.")],
+    )
+    assert result.value == pytest.approx(0.5)
+
+
+def test_missing_contexts_or_reference_is_unscored_without_calls(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    (faithful,) = run("faithfulness", judge_params, [case("Paris", contexts=())])
+    (recall,) = run("context_recall", judge_params, [case("Paris", expected=None)])
+    assert faithful.value is None and "needs 'contexts'" in (faithful.error or "")
+    assert recall.value is None and "needs an 'expected'" in (recall.error or "")
+    assert openai_server.stats()["requests"] == 0
+
+
+def test_ragas_cases_are_scored_concurrently_not_serialised(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        latency=0.2,
+        rules=[
+            {
+                "match": RECALL,
+                "reply": reply(
+                    {"classifications": [{"statement": "s", "reason": "r", "attributed": 1}]}
+                ),
+            }
+        ],
+    )
+    batch = [
+        ScoreInput(f"c{i}", 0, f"question {i}?", "a", expected=f"ref {i}", contexts=("ctx",))
+        for i in range(6)
+    ]
+    results = run("context_recall", {**judge_params, "concurrency": 6}, batch)
+    assert [r.value for r in results] == [1.0] * 6
+    # evaluate()'s default sync client would keep one call in flight at a time.
+    assert openai_server.stats()["max_in_flight"] >= 4
+
+
+def test_judge_call_errors_are_unscored(openai_server: Any, judge_params: dict[str, Any]) -> None:
+    openai_server.configure(faults=[{"status": 401, "times": 10}])
+    (result,) = run("context_recall", judge_params, [case("Paris", expected="Paris")])
+    assert result.value is None
+    assert "judge call failed: 401" in (result.error or "")
