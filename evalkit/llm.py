@@ -1,0 +1,493 @@
+"""The one place evalkit calls a model: LiteLLM with cache, retries, timeouts and accounting.
+
+The runner (for the SUT) and the scorers (for judges) both go through :class:`ModelClient`:
+
+* chat requests go to ``litellm.acompletion``, text completion to ``litellm.atext_completion``;
+* ``model="embedded"`` is the bundled Gemma 3 270M served by llama.cpp (started lazily,
+  once per process, see :mod:`evalkit.embedded`);
+* an ``api_base`` (any OpenAI-compatible server) uses LiteLLM's ``openai/<name>`` route
+  (chat) or ``text-completion-openai/<name>`` route (text);
+* a Python callable SUT is the ``evalkit-callable/<pkg.mod:fn>`` custom provider
+  (:mod:`evalkit.sut_callable`).
+
+Retries are evalkit's alone (LiteLLM's and the OpenAI SDK's are switched off), so a call
+makes at most ``1 + max_retries`` attempts: exponential backoff with full jitter, at least
+the server's ``Retry-After``, on 429, 5xx, connection errors and timeouts. 400/401/403/404
+fail at once with a reason. :meth:`ModelClient.call` never raises for a model or HTTP
+error: it returns a :class:`CallResult` with ``error`` set. API keys come from the
+environment only, and never enter a cache key, a result or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from evalkit.config import EMBEDDED_MODEL
+
+if TYPE_CHECKING:
+    from evalkit.cache import Cache
+
+CALLABLE_PROVIDER = "evalkit-callable"
+NON_RETRYABLE = {400, 401, 403, 404, 405, 413, 422}
+#: Parameter names that may carry credentials: never sent from params, hashed or stored.
+SECRET_PARAMS = frozenset({"api_key", "api_token", "aws_secret_access_key", "azure_ad_token"})
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One model call: which model, the prompt or messages, and generation parameters."""
+
+    model: str
+    mode: Literal["chat", "text"]
+    messages: tuple[dict[str, str], ...] | None = None
+    prompt: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    api_base: str | None = None
+    sample: int = 0
+    timeout: float = 60.0
+    max_retries: int = 4
+    tag: str = "sut"
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Returns everything that determines the answer (never credentials)."""
+        return {
+            "model": self.model,
+            "api_base": self.api_base,
+            "mode": self.mode,
+            "messages": list(self.messages) if self.messages is not None else None,
+            "prompt": self.prompt,
+            "params": {k: v for k, v in self.params.items() if k not in SECRET_PARAMS},
+            "sample": self.sample,
+        }
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one model call produced: text or an error, with latency, tokens and cost."""
+
+    text: str | None
+    error: str | None
+    latency_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    cached: bool
+    attempts: int
+    finish_reason: str | None
+    retryable_error: bool = False
+    contexts: tuple[str, ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call produced text."""
+        return self.error is None and self.text is not None
+
+
+@dataclass
+class _TagTotals:
+    calls: int = 0
+    cached: int = 0
+    errors: int = 0
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+
+class _RateLimiter:
+    """Spaces call starts at least ``60 / rpm`` seconds apart (a leaky bucket of one)."""
+
+    def __init__(self, rpm: int) -> None:
+        self._interval = 60.0 / rpm
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A classified failed attempt."""
+
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+
+
+class ModelClient:
+    """Calls models through LiteLLM with a shared cache, concurrency cap and rate limit."""
+
+    def __init__(
+        self,
+        *,
+        cache: Cache | None,
+        rpm: int | None = None,
+        concurrency: int = 8,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+    ) -> None:
+        self._cache = cache
+        self._semaphore = asyncio.Semaphore(concurrency) if concurrency > 0 else None
+        self._limiter = _RateLimiter(rpm) if rpm else None
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._totals: dict[str, _TagTotals] = defaultdict(_TagTotals)
+        self._embedded_lock: asyncio.Lock | None = None
+        self._embedded_url: str | None = None
+
+    # ------------------------------------------------------------ public
+
+    async def call(self, request: ModelRequest) -> CallResult:
+        """Returns the model's answer (from cache when possible); errors become results."""
+        key = None
+        if self._cache is not None:
+            key = self._cache.key(request.cache_identity())
+            hit = self._cache.get(key)
+            if hit is not None:
+                result = _from_cache(request, hit)
+                self._account(request.tag, result)
+                return result
+        if self._semaphore is not None:
+            async with self._semaphore:
+                result = await self._call_with_retries(request)
+        else:
+            result = await self._call_with_retries(request)
+        if self._cache is not None and key is not None and result.ok:
+            self._cache.put(key, _to_cache(result))
+        self._account(request.tag, result)
+        return result
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Returns per-tag totals: calls, cached, errors, attempts, tokens, cost, latency."""
+        return {tag: dict(vars(totals)) for tag, totals in self._totals.items()}
+
+    async def aclose(self) -> None:
+        """Releases resources (flushes the cache); the embedded server stays for reuse."""
+        if self._cache is not None:
+            self._cache.flush()
+
+    # ------------------------------------------------------------ internals
+
+    def _account(self, tag: str, result: CallResult) -> None:
+        totals = self._totals[tag]
+        totals.calls += 1
+        totals.cached += int(result.cached)
+        totals.errors += int(not result.ok)
+        totals.attempts += result.attempts
+        totals.prompt_tokens += result.prompt_tokens
+        totals.completion_tokens += result.completion_tokens
+        totals.cost_usd += 0.0 if result.cached else result.cost_usd
+        totals.latency_s += result.latency_s
+
+    async def _resolve_route(self, request: ModelRequest) -> tuple[str, str | None]:
+        """Returns the LiteLLM model name and api_base for ``request``."""
+        if request.model.startswith(CALLABLE_PROVIDER + "/"):
+            from evalkit.sut_callable import register_provider
+
+            register_provider()
+            return request.model, None
+        api_base = request.api_base
+        name = request.model
+        if request.model == EMBEDDED_MODEL:
+            api_base = await self._embedded_base()
+            name = "gemma-3-270m"
+        if api_base is None:
+            return name, None
+        bare = name.split("/", 1)[1] if name.startswith(_OPENAI_PREFIXES) else name
+        prefix = "openai/" if request.mode == "chat" else "text-completion-openai/"
+        return prefix + bare, api_base
+
+    async def _embedded_base(self) -> str:
+        if self._embedded_url is None:
+            if self._embedded_lock is None:
+                self._embedded_lock = asyncio.Lock()
+            async with self._embedded_lock:
+                if self._embedded_url is None:
+                    from evalkit.embedded import ensure_server
+
+                    self._embedded_url = await asyncio.to_thread(ensure_server)
+        return self._embedded_url
+
+    async def _call_with_retries(self, request: ModelRequest) -> CallResult:
+        started = time.perf_counter()
+        attempts = 0
+        failure = _Failure("no attempt made", retryable=False)
+        try:
+            model, api_base = await self._resolve_route(request)
+        except Exception as err:  # e.g. the embedded server cannot start
+            return _error_result(f"{type(err).__name__}: {err}", started, 0, retryable=False)
+        # Import before timing: the first import of LiteLLM takes seconds and must not
+        # count against the first call's timeout or latency.
+        _import_litellm()
+        started = time.perf_counter()
+        while attempts <= request.max_retries:
+            attempts += 1
+            if self._limiter is not None:
+                await self._limiter.wait()
+            try:
+                response = await asyncio.wait_for(
+                    _litellm_call(request, model, api_base),
+                    # LiteLLM gets the timeout too; this is the backstop if it ignores it.
+                    timeout=request.timeout + 5.0,
+                )
+                return _parse_response(request, response, started, attempts)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                failure = _Failure(
+                    f"timed out after {request.timeout:g}s calling {_where(request, api_base)}",
+                    retryable=True,
+                )
+            except Exception as err:
+                failure = _classify(err, request, api_base)
+            if not failure.retryable or attempts > request.max_retries:
+                break
+            await asyncio.sleep(self._backoff(attempts, failure.retry_after))
+        return _error_result(failure.message, started, attempts, retryable=failure.retryable)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Returns seconds to wait: full jitter over an exponential cap, >= Retry-After."""
+        cap = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+        jittered = random.uniform(0, cap)
+        if retry_after is not None:
+            return max(min(retry_after, 120.0), jittered)
+        return jittered
+
+
+_OPENAI_PREFIXES = ("openai/", "text-completion-openai/")
+
+
+def _import_litellm() -> Any:
+    """Returns the litellm module, imported on the first real call (cached runs skip it)."""
+    import litellm
+
+    litellm.suppress_debug_info = True  # no "Give Feedback" banners on every error
+    return litellm
+
+
+async def _litellm_call(request: ModelRequest, model: str, api_base: str | None) -> Any:
+    litellm = _import_litellm()
+
+    params = {k: v for k, v in request.params.items() if k not in SECRET_PARAMS}
+    options: dict[str, Any] = {
+        "model": model,
+        "timeout": request.timeout,
+        # Retries are evalkit's alone: bounded, jittered, Retry-After aware.
+        "num_retries": 0,
+        "max_retries": 0,
+        **params,
+    }
+    if api_base is not None:
+        options["api_base"] = api_base
+        # OpenAI-compatible servers: the key comes from the environment; local servers
+        # (llama.cpp, vLLM) need none, but the OpenAI SDK insists on some value.
+        options["api_key"] = os.environ.get("OPENAI_API_KEY") or "no-key"
+    if request.mode == "chat":
+        messages = list(request.messages or ())
+        if not messages and request.prompt is not None:
+            messages = [{"role": "user", "content": request.prompt}]
+        return await litellm.acompletion(messages=messages, **options)
+    return await litellm.atext_completion(prompt=request.prompt or "", **options)
+
+
+def _where(request: ModelRequest, api_base: str | None) -> str:
+    return f"{request.model} at {api_base}" if api_base else request.model
+
+
+def _status_of(err: Exception) -> int | None:
+    status = getattr(err, "status_code", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _retry_after_of(err: Exception) -> float | None:
+    headers: Any = getattr(err, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(err, "response", None)
+        headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    except AttributeError:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+_HINTS = {
+    401: "check the API key in the environment (e.g. OPENAI_API_KEY)",
+    403: "the key is not allowed to use this model",
+    404: "check the model name and api_base",
+    400: "the request was rejected; check the prompt and params",
+}
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _classify(err: Exception, request: ModelRequest, api_base: str | None) -> _Failure:
+    """Returns what went wrong, whether retrying may help and any Retry-After."""
+    name = type(err).__name__
+    status = _status_of(err)
+    where = _where(request, api_base)
+    detail = _short(str(err))
+    if name in ("Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout"):
+        return _Failure(f"timed out after {request.timeout:g}s calling {where}", True)
+    # LiteLLM reports a refused connection as APIConnectionError, or as a 500
+    # InternalServerError saying "Connection error."
+    connection_error = name in ("APIConnectionError", "ConnectError") or (
+        name in ("ServiceUnavailableError", "InternalServerError")
+        and "connection error" in detail.lower()
+    )
+    if connection_error and status in (None, 500, 503):
+        return _Failure(f"cannot connect to {where} ({name}): {detail}", True)
+    if status is not None:
+        if status in NON_RETRYABLE:
+            hint = _HINTS.get(status, "not retried")
+            return _Failure(f"{status} {name} from {where}: {hint} ({detail})", False)
+        if status == 429 or status >= 500:
+            return _Failure(f"{status} {name} from {where}: {detail}", True, _retry_after_of(err))
+        return _Failure(f"{status} {name} from {where}: {detail}", False)
+    if name in (
+        "BadRequestError",
+        "AuthenticationError",
+        "NotFoundError",
+        "UnsupportedParamsError",
+    ):
+        return _Failure(f"{name} from {where}: {detail}", False)
+    if name == "JSONDecodeError" or ("json" in detail.lower() and "decode" in detail.lower()):
+        return _Failure(f"malformed response from {where}: {detail}", True)
+    return _Failure(f"{name} from {where}: {detail}", True)
+
+
+def _parse_response(
+    request: ModelRequest, response: Any, started: float, attempts: int
+) -> CallResult:
+    # Latency is the whole call as the caller saw it, retries and waits included.
+    latency = time.perf_counter() - started
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        return _error_result(
+            f"empty response from {request.model}: no choices", started, attempts, True
+        )
+    choice = choices[0]
+    if request.mode == "chat":
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None)
+    else:
+        text = getattr(choice, "text", None)
+    finish = getattr(choice, "finish_reason", None)
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    if text is None:
+        return _error_result(
+            f"response from {request.model} has no text (finish_reason={finish})",
+            started,
+            attempts,
+            False,
+        )
+    contexts = None
+    if request.model.startswith(CALLABLE_PROVIDER + "/"):
+        from evalkit.sut_callable import unpack_output
+
+        text, contexts = unpack_output(text)
+    return CallResult(
+        text=text,
+        error=None,
+        latency_s=latency,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=_cost(response),
+        cached=False,
+        attempts=attempts,
+        finish_reason=str(finish) if finish is not None else None,
+        contexts=contexts,
+    )
+
+
+def _cost(response: Any) -> float:
+    """Returns the call's cost in USD; 0 for local or unknown models (never raises)."""
+    try:
+        import litellm
+
+        cost = litellm.completion_cost(completion_response=response)
+        return float(cost) if cost else 0.0
+    except Exception:
+        return 0.0
+
+
+def _error_result(message: str, started: float, attempts: int, retryable: bool) -> CallResult:
+    return CallResult(
+        text=None,
+        error=message,
+        latency_s=time.perf_counter() - started,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        cached=False,
+        attempts=attempts,
+        finish_reason=None,
+        retryable_error=retryable,
+    )
+
+
+def _to_cache(result: CallResult) -> dict[str, Any]:
+    return {
+        "text": result.text,
+        "latency_s": result.latency_s,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+        "finish_reason": result.finish_reason,
+        "contexts": list(result.contexts) if result.contexts is not None else None,
+    }
+
+
+def _from_cache(request: ModelRequest, entry: Mapping[str, Any]) -> CallResult:
+    contexts = entry.get("contexts")
+    return CallResult(
+        text=entry["text"],
+        error=None,
+        latency_s=float(entry.get("latency_s", 0.0)),
+        prompt_tokens=int(entry.get("prompt_tokens", 0)),
+        completion_tokens=int(entry.get("completion_tokens", 0)),
+        cost_usd=float(entry.get("cost_usd", 0.0)),
+        cached=True,
+        attempts=0,
+        finish_reason=entry.get("finish_reason"),
+        contexts=tuple(contexts) if contexts is not None else None,
+    )
+
+
+def request_summary(request: ModelRequest) -> str:
+    """Returns the prompt (text mode) or the messages as JSON, for storing with an output."""
+    if request.mode == "text" or request.messages is None:
+        return request.prompt or ""
+    return json.dumps(list(request.messages), ensure_ascii=False)

@@ -1,0 +1,274 @@
+"""The run store: runs as folders of a manifest plus Parquet tables, local or on fsspec.
+
+Layout under the store root (default ``.evalkit/runs``; any fsspec URL such as
+``s3://bucket/evalkit`` for shared storage)::
+
+    <root>/<run_id>/manifest.json      RunManifest (JSON)
+    <root>/<run_id>/outputs.parquet    one row per (case, sample): records.Output columns
+    <root>/<run_id>/scores.parquet     one row per (case, sample, metric): ScoreRow columns
+    <root>/<run_id>/cases.parquet      case_id, group, tags (for slices and clustering)
+    <root>/_inprogress/<run_key>/journal.jsonl   the resume journal of an unfinished run
+
+Writes are atomic. Locally a run is written into a temp folder and renamed into place,
+so a reader sees the whole run or nothing. On an fsspec URL (no atomic folder rename)
+the tables are written first and ``manifest.json`` last: a folder without a manifest is
+an incomplete write, never listed or loaded.
+
+Run ids sort by time: ``YYYYmmddTHHMMSSmmmZ-<suite>-<random>``; the random suffix keeps
+them unique under concurrent writers (parallel shards, xdist workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit.errors import NotFoundError
+from evalkit.records import Run, RunManifest
+
+MANIFEST = "manifest.json"
+OUTPUTS = "outputs.parquet"
+SCORES = "scores.parquet"
+CASES = "cases.parquet"
+INPROGRESS = "_inprogress"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "run"
+
+
+def run_key(
+    *,
+    suite: str,
+    golden_fingerprint: str,
+    sut_fingerprint: str,
+    samples: int,
+    shard: str | None,
+    metrics: list[str],
+) -> str:
+    """Returns the key that finds an unfinished run's journal when the same run is started again."""
+    identity = json.dumps(
+        [suite, golden_fingerprint, sut_fingerprint, samples, shard, sorted(metrics)],
+        separators=(",", ":"),
+    )
+    return f"{_safe(suite)}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+
+
+class RunStore:
+    """Stores, lists, loads and deletes runs under one root (a folder or an fsspec URL)."""
+
+    def __init__(
+        self, root: str | Path = ".evalkit/runs", *, journal_root: str | Path | None = None
+    ):
+        self.root = str(root)
+        self.remote = "://" in self.root and not self.root.startswith("file://")
+        if self.remote:
+            import fsspec
+
+            self._fs: Any = fsspec.core.url_to_fs(self.root)[0]
+            local_journals = Path(journal_root or Path(".evalkit") / INPROGRESS)
+            self.journal_root = local_journals
+        else:
+            local = self.root[len("file://") :] if self.root.startswith("file://") else self.root
+            self.root = local
+            self._fs = None
+            self.journal_root = Path(journal_root) if journal_root else Path(local) / INPROGRESS
+
+    # ------------------------------------------------------------ ids and paths
+
+    def new_run_id(self, suite: str) -> str:
+        """Returns a new run id: sortable UTC time, the suite name and a random suffix."""
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+        return f"{stamp}-{_safe(suite)}-{secrets.token_hex(3)}"
+
+    def run_dir(self, run_id: str) -> str:
+        """Returns where the run ``run_id`` lives (a path or URL)."""
+        return f"{self.root.rstrip('/')}/{run_id}"
+
+    def journal_path(self, key: str) -> Path:
+        """Returns the resume journal for the unfinished run ``key``."""
+        return self.journal_root / key / "journal.jsonl"
+
+    def clear_journal(self, key: str) -> None:
+        """Deletes the resume journal of run ``key`` (after the run is stored)."""
+        folder = self.journal_root / key
+        shutil.rmtree(folder, ignore_errors=True)
+
+    # ------------------------------------------------------------ write
+
+    def write_run(self, run: Run) -> str:
+        """Writes ``run`` atomically; returns its location."""
+        run_id = run.manifest.run_id
+        tables = _tables(run)
+        manifest_text = run.manifest.model_dump_json(indent=2)
+        if self.remote:
+            target = self.run_dir(run_id)
+            self._fs.makedirs(target, exist_ok=True)
+            for name, frame in tables.items():
+                with self._fs.open(f"{target}/{name}", "wb") as handle:
+                    frame.to_parquet(handle, index=False)
+            # The manifest goes last: its presence marks the run complete.
+            with self._fs.open(f"{target}/{MANIFEST}", "w") as handle:
+                handle.write(manifest_text)
+            return target
+        root = Path(self.root)
+        root.mkdir(parents=True, exist_ok=True)
+        final = root / run_id
+        if final.exists():
+            raise FileExistsError(f"run {run_id} already exists in {root}")
+        temp = root / f".tmp-{run_id}-{secrets.token_hex(4)}"
+        temp.mkdir()
+        try:
+            for name, frame in tables.items():
+                frame.to_parquet(temp / name, index=False)
+            (temp / MANIFEST).write_text(manifest_text, encoding="utf-8")
+            for file in temp.iterdir():
+                with file.open("rb") as handle:
+                    os.fsync(handle.fileno())
+            os.rename(temp, final)
+            _fsync_dir(root)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        return str(final)
+
+    # ------------------------------------------------------------ read
+
+    def list_runs(self, suite: str | None = None) -> list[RunManifest]:
+        """Returns the manifests of complete runs, newest first (optionally of one suite)."""
+        manifests = []
+        for location in self._run_locations():
+            try:
+                manifest = RunManifest.model_validate_json(
+                    self._read_text(f"{location}/{MANIFEST}")
+                )
+            except (OSError, ValueError):
+                continue
+            if suite is None or manifest.suite == suite:
+                manifests.append(manifest)
+        manifests.sort(key=lambda m: (m.started_at, m.run_id), reverse=True)
+        return manifests
+
+    def load_run(self, ref: str) -> Run:
+        """Returns the run ``ref``: a run id, a run folder, ``latest`` or ``latest:<suite>``."""
+        location = self._locate(ref)
+        manifest = RunManifest.model_validate_json(self._read_text(f"{location}/{MANIFEST}"))
+        outputs = self._read_table(f"{location}/{OUTPUTS}")
+        scores = self._read_table(f"{location}/{SCORES}")
+        cases = self._read_table(f"{location}/{CASES}")
+        groups: dict[str, str] = {}
+        tags: dict[str, list[str]] = {}
+        for row in cases.itertuples(index=False):
+            if isinstance(row.group, str):
+                groups[row.case_id] = row.group
+            tags[row.case_id] = [str(t) for t in row.tags] if row.tags is not None else []
+        if "value" in scores:
+            scores["value"] = scores["value"].astype("float64")
+        return Run(manifest, outputs, scores, location=location, groups=groups, tags=tags)
+
+    def delete_run(self, run_id: str) -> None:
+        """Deletes the run ``run_id`` (raises NotFoundError if there is none)."""
+        location = self._locate(run_id)
+        if self.remote:
+            self._fs.rm(f"{location}/{MANIFEST}")  # first: the run stops being complete
+            self._fs.rm(location, recursive=True)
+            return
+        doomed = Path(location).with_name(f".tmp-deleting-{run_id}-{secrets.token_hex(4)}")
+        os.rename(location, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # ------------------------------------------------------------ internals
+
+    def _run_locations(self) -> list[str]:
+        if self.remote:
+            if not self._fs.exists(self.root):
+                return []
+            found = []
+            for entry in self._fs.ls(self.root, detail=True):
+                name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+                visible = entry["type"] == "directory" and not name.startswith((".", "_"))
+                if visible and self._fs.exists(f"{entry['name']}/{MANIFEST}"):
+                    found.append(self.run_dir(name))
+            return found
+        root = Path(self.root)
+        if not root.is_dir():
+            return []
+        return [
+            str(folder)
+            for folder in root.iterdir()
+            if folder.is_dir()
+            and not folder.name.startswith((".", "_"))
+            and (folder / MANIFEST).exists()
+        ]
+
+    def _locate(self, ref: str) -> str:
+        if ref == "latest" or ref.startswith("latest:"):
+            suite = ref.split(":", 1)[1] if ":" in ref else None
+            runs = self.list_runs(suite)
+            if not runs:
+                which = f" of suite {suite!r}" if suite else ""
+                raise NotFoundError(f"no stored run{which} in {self.root}; run `evalkit run` first")
+            return self.run_dir(runs[0].run_id)
+        as_path = Path(ref)
+        if "://" not in ref and (as_path / MANIFEST).is_file():
+            return str(as_path)
+        if "://" in ref and self._fs is not None and self._fs.exists(f"{ref}/{MANIFEST}"):
+            return ref
+        candidate = self.run_dir(ref)
+        if self.remote:
+            if self._fs.exists(f"{candidate}/{MANIFEST}"):
+                return candidate
+        elif (Path(candidate) / MANIFEST).is_file():
+            return candidate
+        raise NotFoundError(
+            f"no run {ref!r} in {self.root} (give a run id, a run folder, 'latest' or "
+            "'latest:<suite>'; `evalkit history` lists runs)"
+        )
+
+    def _read_text(self, location: str) -> str:
+        if self.remote:
+            with self._fs.open(location, "r") as handle:
+                text: str = handle.read()
+                return text
+        return Path(location).read_text(encoding="utf-8")
+
+    def _read_table(self, location: str) -> pd.DataFrame:
+        if self.remote:
+            with self._fs.open(location, "rb") as handle:
+                return pd.read_parquet(handle)
+        return pd.read_parquet(location)
+
+
+def _tables(run: Run) -> dict[str, pd.DataFrame]:
+    case_ids = sorted(set(run.tags) | set(run.groups) | set(run.outputs.get("case_id", [])))
+    cases = pd.DataFrame(
+        {
+            "case_id": pd.Series(case_ids, dtype="object"),
+            "group": pd.Series([run.groups.get(c) for c in case_ids], dtype="object"),
+            "tags": pd.Series([list(run.tags.get(c, [])) for c in case_ids], dtype="object"),
+        }
+    )
+    return {OUTPUTS: run.outputs, SCORES: run.scores, CASES: cases}
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
