@@ -1,0 +1,155 @@
+"""deepeval metrics through evalkit's judge adapter, against scripted judge replies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from typing import Any
+
+import pytest
+
+from evalkit.llm import ModelClient
+from evalkit.scorers import Score, ScoreInput, ScorerContext, create_scorer
+
+STEPS = "generate 3-4 concise evaluation steps"
+EVALUATE = "re:(?s)^You are an evaluator.*Actual Output:\\n"
+STATEMENTS = "breakdown and generate a list of statements"
+
+
+@pytest.fixture
+def judge_params(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    return {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}
+
+
+def reply(data: Any) -> str:
+    return json.dumps(data)
+
+
+def cases(*outputs: str) -> list[ScoreInput]:
+    return [
+        ScoreInput(f"c{i}", 0, "What is the capital of France?", out, expected="Paris")
+        for i, out in enumerate(outputs)
+    ]
+
+
+def score(scorer: Any, batch: list[ScoreInput]) -> list[Score]:
+    return list(asyncio.run(scorer.score(batch)))
+
+
+def geval(params: dict[str, Any], **options: Any) -> Any:
+    context = ScorerContext(client=ModelClient(cache=None))
+    options.setdefault("criteria", "Is the actual output correct given the expected output?")
+    options.setdefault("evaluation_params", ["input", "actual_output", "expected_output"])
+    return create_scorer("geval", {**params, **options}, context, metric="correctness")
+
+
+def test_geval_generates_steps_once_per_suite_and_rescales_scores(
+    openai_server: Any, judge_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hosts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording(host: Any, *args: Any, **kwargs: Any) -> Any:
+        hosts.append(str(host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording)
+    openai_server.configure(
+        rules=[
+            {"match": STEPS, "reply": reply({"steps": ["Compare the facts.", "Penalise errors."]})},
+            {"match": EVALUATE + "Paris", "reply": reply({"reason": "correct", "score": 9})},
+            {"match": EVALUATE + "Lyon", "reply": reply({"reason": "wrong city", "score": 2})},
+        ]
+    )
+    scorer = geval(judge_params)
+    results = score(scorer, cases("Paris", "Lyon", "Paris, of course"))
+    assert [r.value for r in results] == pytest.approx([0.9, 0.2, 0.9])
+    assert results[1].rationale == "wrong city"
+    prompts = openai_server.stats()["prompts"]
+    assert sum(STEPS in p for p in prompts) == 1  # deepeval alone would ask once per case
+    assert len(prompts) == 4
+    assert all("Compare the facts." in p for p in prompts if p.startswith("You are an evaluator"))
+    # A second batch (same scorer, same suite) reuses the steps.
+    score(scorer, cases("Paris"))
+    assert sum(STEPS in p for p in openai_server.stats()["prompts"]) == 1
+    # No telemetry or other network: only the loopback test server was looked up.
+    assert os.environ["DEEPEVAL_TELEMETRY_OPT_OUT"] == "YES"
+    assert hosts and set(hosts) <= {"127.0.0.1", "localhost"}, hosts
+
+
+def test_geval_with_explicit_steps_makes_no_steps_call(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(default_reply=reply({"reason": "ok", "score": 10}))
+    scorer = geval(judge_params, criteria=None, evaluation_steps=["Check the city."])
+    (result,) = score(scorer, cases("Paris"))
+    assert result.value == 1.0
+    assert openai_server.stats()["chat"] == 1
+
+
+def test_geval_unparseable_result_is_reasked_then_unscored_with_raw(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        rules=[{"match": STEPS, "reply": reply({"steps": ["Check."]})}],
+        default_reply="Score: great!",
+    )
+    (result,) = score(geval(judge_params), cases("Paris"))
+    assert result.value is None
+    assert "unparseable judge reply after one retry" in (result.error or "")
+    assert result.raw == "Score: great!"
+    assert openai_server.stats()["chat"] == 3  # steps, result, one re-ask
+
+
+def test_geval_steps_failure_leaves_every_case_unscored(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(default_reply="no steps today")
+    results = score(geval(judge_params), cases("Paris", "Lyon"))
+    assert all(r.value is None and "evaluation steps" in (r.error or "") for r in results)
+    assert openai_server.stats()["chat"] == 2  # one steps call + its re-ask, not per case
+
+
+def test_geval_config_errors() -> None:
+    from evalkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="criteria"):
+        create_scorer("geval", {})
+    with pytest.raises(ConfigError, match="unknown evaluation_params"):
+        create_scorer("geval", {"criteria": "x", "evaluation_params": ["output"]})
+
+
+def test_deepeval_answer_relevancy_is_relevant_statements_over_statements(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        rules=[
+            {
+                "match": STATEMENTS,
+                "reply": reply({"statements": ["Paris is the capital.", "I like trains."]}),
+            }
+        ],
+        default_reply=reply({"verdicts": [{"verdict": "yes"}, {"verdict": "no", "reason": "off"}]}),
+    )
+    context = ScorerContext(client=ModelClient(cache=None))
+    scorer = create_scorer("deepeval_answer_relevancy", judge_params, context)
+    (result,) = score(scorer, cases("Paris is the capital. I like trains."))
+    assert result.value == pytest.approx(0.5)
+    assert openai_server.stats()["chat"] == 2  # statements + verdicts; no reason call
+
+
+def test_deepeval_answer_relevancy_without_statements_is_unscored(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    openai_server.configure(
+        rules=[{"match": STATEMENTS, "reply": reply({"statements": []})}],
+        default_reply=reply({"verdicts": []}),
+    )
+    context = ScorerContext(client=ModelClient(cache=None))
+    scorer = create_scorer("deepeval_answer_relevancy", judge_params, context)
+    (result,) = score(scorer, cases("..."))
+    assert result.value is None  # deepeval itself would say 1.0
+    assert "no statements" in (result.error or "")
