@@ -125,6 +125,7 @@ class SuiteConfig(_Strict):
     metrics: list[MetricSpec] = Field(default_factory=list)
     samples: int = Field(default=1, ge=1, le=1000)
     concurrency: int = Field(default=8, ge=1, le=1024)
+    gate: GateConfig = Field(default_factory=GateConfig)
     judge: str | None = Field(default=None, description="Default judge for judge metrics.")
     description: str = ""
 

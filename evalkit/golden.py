@@ -273,7 +273,11 @@ def parse_jsonl(data: bytes, path: str) -> GoldenSet:
         raise GoldenSetError(problems)
     if not cases:
         raise GoldenSetError(
-            [Problem(path, None, f"the file has no cases; add one JSON case a line ({FORMAT_HINT})")]
+            [
+                Problem(
+                    path, None, f"the file has no cases; add one JSON case a line ({FORMAT_HINT})"
+                )
+            ]
         )
     return GoldenSet(path, tuple(cases), fingerprint_cases(cases), first_line)
 
@@ -283,8 +287,10 @@ def parse_jsonl(data: bytes, path: str) -> GoldenSet:
 
 def _is_hf_dataset(path: Path) -> bool:
     if path.is_dir():
-        return (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (
-            any(path.glob("*.parquet"))
+        return (
+            (path / "dataset_info.json").exists()
+            or (path / "dataset_dict.json").exists()
+            or (any(path.glob("*.parquet")))
         )
     return path.suffix == ".parquet"
 

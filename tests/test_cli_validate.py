@@ -24,7 +24,7 @@ def test_validate_lists_every_problem_and_exits_2(
     assert f"ok  {good}: 1 case(s)" in out
     assert f"{bad}:2: duplicate id" in err
     assert f"{bad}:3: " in err
-    assert "2 problem(s) found" in err
+    assert "3 problem(s) found" in err  # line 3 lacks "id" and has a bad "input"
     assert "Traceback" not in err
 
 

@@ -119,7 +119,10 @@ def test_sut_fingerprint_ignores_retries_but_not_params(tmp_path: Path) -> None:
     from evalkit.config import SUTConfig
 
     a = SUTConfig(model="m", params={"temperature": 0})
-    assert a.fingerprint() == SUTConfig(model="m", params={"temperature": 0}, max_retries=9).fingerprint()
+    assert (
+        a.fingerprint()
+        == SUTConfig(model="m", params={"temperature": 0}, max_retries=9).fingerprint()
+    )
     assert a.fingerprint() != SUTConfig(model="m", params={"temperature": 1}).fingerprint()
 
 

@@ -52,10 +52,12 @@ def test_missing_id_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_duplicate_id_points_at_first_occurrence(tmp_path: Path) -> None:
-    path = write(tmp_path, '{"id": "a", "input": "x"}\n{"id": "b", "input": "x"}\n'
-                 '{"id": "a", "input": "y"}\n')
+    path = write(
+        tmp_path,
+        '{"id": "a", "input": "x"}\n{"id": "b", "input": "x"}\n{"id": "a", "input": "y"}\n',
+    )
     (problem,) = problems_of(path)
-    assert problem.startswith(f"{path}:3: duplicate id \"a\" (first on line 1)")
+    assert problem.startswith(f'{path}:3: duplicate id "a" (first on line 1)')
 
 
 def test_wrong_types_are_explained(tmp_path: Path) -> None:
@@ -187,7 +189,9 @@ def test_hf_dataset_with_column_mapping(tmp_path: Path) -> None:
     datasets.Dataset.from_dict(
         {"qid": [1, 2], "question": ["q1", "q2"], "answer": ["a1", "a2"]}
     ).save_to_disk(str(folder))
-    golden = load_hf_dataset(folder, columns={"id": "qid", "input": "question", "expected": "answer"})
+    golden = load_hf_dataset(
+        folder, columns={"id": "qid", "input": "question", "expected": "answer"}
+    )
     assert golden.ids == ["1", "2"]
     assert golden.by_id()["2"].expected == "a2"
 

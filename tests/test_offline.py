@@ -57,7 +57,10 @@ def test_importing_evalkit_and_its_libraries_makes_no_network_call() -> None:
 
 
 def test_user_setting_wins_over_offline_default() -> None:
-    code = "import os; os.environ['HF_HUB_OFFLINE']='0'; import evalkit; print(os.environ['HF_HUB_OFFLINE'])"
+    code = (
+        "import os; os.environ['HF_HUB_OFFLINE'] = '0'; import evalkit; "
+        "print(os.environ['HF_HUB_OFFLINE'])"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
