@@ -1,0 +1,1037 @@
+"""Paired statistics for comparing two runs on the same cases.
+
+Pure functions over numpy arrays; every random procedure takes ``rng`` (a
+:class:`numpy.random.Generator`, a seed, or None). Results are frozen dataclasses with
+named fields. Conventions used throughout:
+
+* ``differences`` are ``candidate - baseline`` per case, NaN where a case is unscored on
+  either side (such cases are left out and counted, never scored as 0).
+* ``alternative`` follows scipy: ``"less"`` means candidate < baseline, ``"greater"``
+  candidate > baseline. Whether "less" is worse depends on the metric's direction.
+* ``groups`` are cluster labels per case (the golden case's ``group``). When some cluster
+  holds more than one case, standard errors, bootstrap and permutation work on whole
+  clusters (Miller 2024, "Adding Error Bars to Evals", arXiv:2411.00640, section 2.3).
+
+:func:`paired_compare` is the one-call public API; :func:`paired_columns` and
+:func:`decide_verdicts` are its vectorised engine, used by :mod:`evalkit.compare` to test
+many metrics and slices with one shared set of resamples.
+
+Verdicts (one-sided tests at ``alpha``, after multiplicity adjustment in compare):
+
+* ``regression``  — the candidate is significantly worse (p for "worse" <= alpha).
+* ``improvement`` — significantly better (p for "better" <= alpha).
+* ``no-change``   — neither; and when a margin > 0 is set, the (1 - alpha) CI also rules
+  out a drop larger than the margin (non-inferiority shown).
+* ``inconclusive`` — fewer than :data:`MIN_UNITS` paired cases (or clusters), or a margin
+  > 0 is set and the CI still allows a drop larger than it (the suite cannot tell).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import sparse
+from scipy import stats as sps
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+RNGLike = np.random.Generator | int | None
+Alternative = Literal["two-sided", "less", "greater"]
+Kind = Literal["binary", "continuous", "ordinal"]
+Verdict = Literal["regression", "improvement", "no-change", "inconclusive"]
+Correction = Literal["bh", "holm", "none"]
+
+MIN_UNITS = 2
+"""Fewer paired cases (clusters, when clustered) than this gives ``inconclusive``."""
+
+EXACT_PERMUTATION_MAX_UNITS = 15
+"""Up to this many units the sign-flip test enumerates all 2**n sign patterns."""
+
+_BOOT_CHUNK_ELEMENTS = 1_000_000  # resamples x units per chunk: bounds memory (~8 MB)
+_TIE_TOLERANCE = 1e-9
+
+
+def as_generator(rng: RNGLike) -> np.random.Generator:
+    """Returns ``rng`` as a Generator (a seed or None makes a new one)."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+# ---------------------------------------------------------------- clusters
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Cluster membership of n cases: ``codes[i]`` in ``range(n_clusters)``."""
+
+    codes: IntArray
+    n_clusters: int
+
+    @property
+    def clustered(self) -> bool:
+        """True when some cluster holds more than one case."""
+        return self.n_clusters < len(self.codes)
+
+
+def cluster_codes(groups: Sequence[Any] | npt.ArrayLike | None, n: int) -> Clusters:
+    """Returns integer cluster codes; cases with no group (None/NaN) are their own cluster."""
+    if groups is None:
+        return Clusters(np.arange(n, dtype=np.int64), n)
+    labels = np.asarray(groups, dtype=object)
+    if labels.shape != (n,):
+        raise ValueError(f"groups has shape {labels.shape}, expected ({n},)")
+    codes, uniques = pd.factorize(labels, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    missing = codes < 0
+    n_clusters = len(uniques)
+    codes[missing] = n_clusters + np.arange(int(missing.sum()))
+    return Clusters(codes, n_clusters + int(missing.sum()))
+
+
+def _as_columns(values: npt.ArrayLike) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        return array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"expected a 1-D or 2-D array, got {array.ndim}-D")
+    return array
+
+
+def _cluster_sums(values: FloatArray, clusters: Clusters) -> tuple[FloatArray, FloatArray]:
+    """Returns per-cluster sums of the scored values and per-cluster counts of them."""
+    mask = ~np.isnan(values)
+    filled = np.where(mask, values, 0.0)
+    counts = mask.astype(np.float64)
+    if not clusters.clustered:  # every case is its own unit
+        return filled, counts
+    n = len(clusters.codes)
+    member = sparse.csr_matrix(
+        (np.ones(n), (clusters.codes, np.arange(n))), shape=(clusters.n_clusters, n)
+    )
+    return np.asarray(member @ filled), np.asarray(member @ counts)
+
+
+# ---------------------------------------------------------------- averaging samples
+
+
+@dataclass(frozen=True)
+class CaseMeans:
+    """Per-case means of repeated samples, in first-seen case order."""
+
+    case_ids: npt.NDArray[Any]
+    mean: FloatArray  # NaN when no sample of the case is scored
+    sd: FloatArray  # within-case sample SD (ddof=1); 0 with fewer than 2 scored samples
+    n_scored: IntArray
+    n_samples: IntArray
+
+
+def average_samples(
+    case_ids: npt.ArrayLike, values: npt.ArrayLike, samples: npt.ArrayLike | None = None
+) -> CaseMeans:
+    """Returns per-case means and SDs of long-form (case_id, sample, value) scores.
+
+    Unscored samples are NaN and left out; a case with no scored sample has a NaN mean.
+    ``samples`` (optional) is only checked: a (case, sample) pair may appear once.
+    """
+    ids = np.asarray(case_ids, dtype=object)
+    vals = np.asarray(values, dtype=np.float64)
+    if ids.shape != vals.shape:
+        raise ValueError("case_ids and values must have the same length")
+    codes, uniques = pd.factorize(ids)
+    if samples is not None:
+        pairs = pd.MultiIndex.from_arrays([codes, np.asarray(samples)])
+        if pairs.has_duplicates:
+            raise ValueError("a (case_id, sample) pair appears more than once")
+    scored = ~np.isnan(vals)
+    filled = np.where(scored, vals, 0.0)
+    k = len(uniques)
+    n_scored = np.bincount(codes, weights=scored, minlength=k)
+    total = np.bincount(codes, weights=filled, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n_scored
+        centred = np.where(scored, vals - mean[codes], 0.0)
+        sum_sq = np.bincount(codes, weights=centred**2, minlength=k)
+        sd = np.where(n_scored >= 2, np.sqrt(sum_sq / (n_scored - 1)), 0.0)
+    return CaseMeans(
+        case_ids=np.asarray(uniques, dtype=object),
+        mean=mean,
+        sd=sd,
+        n_scored=n_scored.astype(np.int64),
+        n_samples=np.bincount(codes, minlength=k).astype(np.int64),
+    )
+
+
+# ---------------------------------------------------------------- mean difference and SEs
+
+
+@dataclass(frozen=True)
+class MeanDifference:
+    """Paired mean difference with its CLT and cluster-robust standard errors.
+
+    ``se`` is the CLT standard error sd(d)/sqrt(n); ``se_cluster`` is the cluster-robust
+    (CR1) standard error of Miller 2024, eq. 4, with the small-sample factor G/(G-1);
+    without clusters the two are equal. ``df`` is n - 1, or G - 1 when clustered.
+    """
+
+    delta: float
+    se: float
+    se_cluster: float
+    n: int
+    n_clusters: int
+    df: int
+
+    @property
+    def design_effect(self) -> float:
+        """Returns (se_cluster / se)**2: how much clustering inflates the variance."""
+        return (self.se_cluster / self.se) ** 2 if self.se > 0 else 1.0
+
+    def confidence_interval(
+        self, confidence: float = 0.95, *, clustered: bool = True
+    ) -> tuple[float, float]:
+        """Returns the t interval delta ± t(df) * SE (cluster-robust SE unless told not)."""
+        se = self.se_cluster if clustered else self.se
+        df = self.df if clustered else max(self.n - 1, 1)
+        half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+        return self.delta - half, self.delta + half
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Column-wise paired moments shared by every test below."""
+
+    n: FloatArray
+    n_units: FloatArray
+    mean: FloatArray
+    se: FloatArray
+    se_cluster: FloatArray
+    unit_sums: FloatArray
+    unit_counts: FloatArray
+
+
+def _moments(differences: FloatArray, clusters: Clusters) -> _Moments:
+    mask = ~np.isnan(differences)
+    n = mask.sum(axis=0).astype(np.float64)
+    sums, counts = _cluster_sums(differences, clusters)
+    n_units = (counts > 0).sum(axis=0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums.sum(axis=0) / n
+        centred = np.where(mask, differences - mean, 0.0)
+        se = np.sqrt((centred**2).sum(axis=0) / (n - 1) / n)
+        residual = sums - counts * mean
+        factor = n_units / (n_units - 1)
+        se_cluster = np.sqrt(factor * (residual**2).sum(axis=0)) / n
+    return _Moments(n, n_units, mean, se, se_cluster, sums, counts)
+
+
+def paired_mean_difference(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    *,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+) -> MeanDifference:
+    """Returns the mean of candidate - baseline with CLT and cluster-robust SEs.
+
+    Method: Miller 2024, "Adding Error Bars to Evals" (arXiv:2411.00640): the CLT standard
+    error of the paired differences (section 2.2, eq. 2/6) and the clustered standard error
+    (section 2.3, eq. 4), with the CR1 small-sample correction G/(G-1) (Cameron & Miller
+    2015). Pairs with a NaN on either side are left out.
+    """
+    diff = np.asarray(candidate, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    clusters = cluster_codes(groups, len(diff))
+    moments = _moments(diff[:, None], clusters)
+    n_units = int(moments.n_units[0])
+    return MeanDifference(
+        delta=float(moments.mean[0]),
+        se=float(moments.se[0]),
+        se_cluster=float(moments.se_cluster[0]),
+        n=int(moments.n[0]),
+        n_clusters=n_units,
+        df=max(n_units - 1, 1),
+    )
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    """A percentile bootstrap confidence interval of the mean difference."""
+
+    estimate: float
+    low: float
+    high: float
+    se: float  # SD of the bootstrap means
+    confidence: float
+    n_resamples: int
+    n_units: int
+    clustered: bool
+
+
+def _poisson_table(levels: int = 65536) -> FloatArray:
+    """Returns the Poisson(1) quantile of (u + 0.5) / levels for every u < levels."""
+    cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+    return np.searchsorted(cdf, (np.arange(levels) + 0.5) / levels).astype(np.float64)
+
+
+_POISSON_ONE = _poisson_table()
+
+
+def _bootstrap_means(
+    unit_sums: FloatArray, unit_counts: FloatArray, n_boot: int, rng: np.random.Generator
+) -> FloatArray:
+    """Returns (n_boot, m) resampled means: Poisson(1)-weighted ratio of unit sums to counts.
+
+    Each resample weights every unit by an independent Poisson(1) count (the Poisson
+    bootstrap: Hanley & MacGibbon 2006, Comput. Methods Programs Biomed. 83:57-62;
+    Chamandy et al. 2012, "Estimating uncertainty for massive data streams", Google),
+    which matches the multinomial bootstrap to first order and needs no scatter step:
+    one 16-bit random draw and a table lookup per unit, then a matrix product shared by
+    all m columns.
+    """
+    n_units, m = unit_sums.shape
+    out = np.empty((n_boot, m))
+    ones = bool(np.all(unit_counts == 1.0))
+    chunk = max(1, _BOOT_CHUNK_ELEMENTS // max(n_units, 1))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        draws = rng.integers(0, len(_POISSON_ONE), size=(size, n_units), dtype=np.uint16)
+        weights = _POISSON_ONE[draws]
+        numerator = weights @ unit_sums
+        denominator = weights.sum(axis=1)[:, None] if ones else weights @ unit_counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + size] = numerator / denominator
+    return out
+
+
+def paired_bootstrap_ci(
+    differences: npt.ArrayLike,
+    *,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    rng: RNGLike = 0,
+) -> BootstrapCI:
+    """Returns the percentile bootstrap CI of the mean paired difference.
+
+    Method: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 (percentile
+    interval) over the paired differences, resampled by Poisson(1) weights (see
+    :func:`_bootstrap_means`); with clusters, whole clusters are resampled (cluster
+    bootstrap; Field & Welsh 2007; Miller 2024 section 2.3) and the mean is the ratio of
+    resampled sums to resampled counts. NaN differences are left out.
+    """
+    diff = np.asarray(differences, dtype=np.float64)
+    keep = ~np.isnan(diff)
+    labels = None if groups is None else np.asarray(groups, dtype=object)[keep]
+    diff = diff[keep]
+    clusters = cluster_codes(labels, len(diff))
+    if len(diff) == 0:
+        nan = math.nan
+        return BootstrapCI(nan, nan, nan, nan, confidence, n_resamples, 0, clusters.clustered)
+    sums, counts = _cluster_sums(diff[:, None], clusters)
+    boot = _bootstrap_means(sums, counts, n_resamples, as_generator(rng))[:, 0]
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(boot, [tail, 1 - tail])
+    return BootstrapCI(
+        estimate=float(diff.mean()),
+        low=float(low),
+        high=float(high),
+        se=float(np.nanstd(boot, ddof=1)),
+        confidence=confidence,
+        n_resamples=n_resamples,
+        n_units=clusters.n_clusters,
+        clustered=clusters.clustered,
+    )
+
+
+# ---------------------------------------------------------------- McNemar
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """McNemar's exact test on the discordant pairs of two paired binary outcomes."""
+
+    to_fail: int  # passed in the baseline, fails in the candidate
+    to_pass: int  # failed in the baseline, passes in the candidate
+    n_discordant: int
+    p_value: float
+    alternative: Alternative
+
+
+def _mcnemar_pvalues(
+    to_fail: npt.ArrayLike, to_pass: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Returns exact (p_less, p_greater, p_two_sided) for arrays of discordant counts.
+
+    Under H0 the to-fail count is Binomial(n_discordant, 1/2); "less" means the candidate
+    passes less often. Two-sided is twice the smaller tail, capped at 1 (the binomial
+    with p = 1/2 is symmetric, so this equals scipy.stats.binomtest's two-sided p).
+    """
+    down = np.asarray(to_fail, dtype=np.float64)
+    up = np.asarray(to_pass, dtype=np.float64)
+    total = down + up
+    p_less = sps.binom.sf(down - 1, total, 0.5)
+    p_greater = sps.binom.sf(up - 1, total, 0.5)
+    p_two = np.minimum(1.0, 2.0 * np.minimum(p_less, p_greater))
+    return np.asarray(p_less), np.asarray(p_greater), np.asarray(p_two)
+
+
+def mcnemar_exact(
+    baseline: npt.ArrayLike, candidate: npt.ArrayLike, *, alternative: Alternative = "two-sided"
+) -> McNemarResult:
+    """Returns McNemar's exact (binomial) test for paired 0/1 outcomes.
+
+    Method: McNemar 1947, Psychometrika 12:153-157, exact form as in Agresti 2013,
+    "Categorical Data Analysis", 3rd ed., section 11.1: condition on the n discordant
+    pairs; the to-fail count is Binomial(n, 1/2) under H0 (scipy.stats.binomtest).
+    Pairs with a NaN on either side are left out.
+    """
+    base = np.asarray(baseline, dtype=np.float64)
+    cand = np.asarray(candidate, dtype=np.float64)
+    keep = ~(np.isnan(base) | np.isnan(cand))
+    base, cand = base[keep], cand[keep]
+    if not np.all(np.isin(base, (0.0, 1.0)) & np.isin(cand, (0.0, 1.0))):
+        raise ValueError("McNemar's test needs 0/1 outcomes on both sides")
+    to_fail = int(np.sum((base == 1) & (cand == 0)))
+    to_pass = int(np.sum((base == 0) & (cand == 1)))
+    n = to_fail + to_pass
+    if n == 0:
+        return McNemarResult(to_fail, to_pass, 0, 1.0, alternative)
+    # "less" (candidate passes less often) = more to-fail than chance.
+    scipy_alternative = {"less": "greater", "greater": "less", "two-sided": "two-sided"}
+    result = sps.binomtest(to_fail, n, 0.5, alternative=scipy_alternative[alternative])
+    return McNemarResult(to_fail, to_pass, n, float(result.pvalue), alternative)
+
+
+# ---------------------------------------------------------------- Wilcoxon signed-rank
+
+
+@dataclass(frozen=True)
+class SignedRankResult:
+    """Wilcoxon's signed-rank test on the paired differences."""
+
+    statistic: float
+    p_value: float
+    n_nonzero: int
+    alternative: Alternative
+
+
+def wilcoxon_signed_rank(
+    differences: npt.ArrayLike, *, alternative: Alternative = "two-sided"
+) -> SignedRankResult:
+    """Returns Wilcoxon's signed-rank test of the differences' symmetry about zero.
+
+    Method: Wilcoxon 1945; Hollander, Wolfe & Chicken 2014, "Nonparametric Statistical
+    Methods", 3rd ed., section 3.1; computed by scipy.stats.wilcoxon (zero differences
+    dropped, exact null distribution for small n without ties, normal approximation with
+    tie correction otherwise). All-zero differences give p = 1. NaNs are left out.
+    """
+    diff = np.asarray(differences, dtype=np.float64)
+    diff = diff[~np.isnan(diff)]
+    nonzero = int(np.count_nonzero(diff))
+    if nonzero == 0:
+        return SignedRankResult(math.nan, 1.0, 0, alternative)
+    result = sps.wilcoxon(diff, zero_method="wilcox", alternative=alternative)
+    return SignedRankResult(float(result.statistic), float(result.pvalue), nonzero, alternative)
+
+
+def _wilcoxon_pvalues(differences: FloatArray) -> tuple[float, float, float]:
+    """Returns (p_less, p_greater, p_two_sided) of Wilcoxon's test on one column."""
+    less = wilcoxon_signed_rank(differences, alternative="less").p_value
+    greater = wilcoxon_signed_rank(differences, alternative="greater").p_value
+    return less, greater, min(1.0, 2.0 * min(less, greater))
+
+
+# ---------------------------------------------------------------- sign-flip permutation
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """A paired (sign-flip) permutation test of the mean difference."""
+
+    statistic: float  # the observed mean difference
+    p_value: float
+    n_resamples: int  # sign patterns used (2**units when exact)
+    exact: bool
+    n_units: int
+    alternative: Alternative
+
+
+def _signflip_pvalues(
+    unit_sums: FloatArray, n_resamples: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray, FloatArray, bool, int]:
+    """Returns (p_less, p_greater, p_two, exact, patterns) for each column of unit sums.
+
+    Under H0 the sign of each unit's summed difference is a fair coin. Up to
+    EXACT_PERMUTATION_MAX_UNITS units all patterns are enumerated; beyond that
+    ``n_resamples`` random patterns are drawn and p = (1 + hits) / (1 + n_resamples)
+    (Phipson & Smyth 2010), so a p-value is never 0.
+    """
+    n_units, m = unit_sums.shape
+    observed = unit_sums.sum(axis=0)
+    scale = np.abs(unit_sums).sum(axis=0) + 1e-300
+    tol = _TIE_TOLERANCE * scale
+    less = np.zeros(m)
+    greater = np.zeros(m)
+    two = np.zeros(m)
+    exact = n_units <= EXACT_PERMUTATION_MAX_UNITS
+    if exact:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=n_units)), ndmin=2)
+        stats = signs @ unit_sums
+        less = (stats <= observed + tol).sum(axis=0) / len(signs)
+        greater = (stats >= observed - tol).sum(axis=0) / len(signs)
+        two = (np.abs(stats) >= np.abs(observed) - tol).sum(axis=0) / len(signs)
+        return less, greater, np.minimum(two, 1.0), True, len(signs)
+    chunk = max(1, _BOOT_CHUNK_ELEMENTS // n_units)
+    n_bytes = (n_units + 7) // 8
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        raw = rng.integers(0, 256, size=(size, n_bytes), dtype=np.uint8)
+        bits = np.unpackbits(raw, axis=1)[:, :n_units].astype(np.float64)
+        stats = 2.0 * (bits @ unit_sums) - observed
+        less += (stats <= observed + tol).sum(axis=0)
+        greater += (stats >= observed - tol).sum(axis=0)
+        two += (np.abs(stats) >= np.abs(observed) - tol).sum(axis=0)
+    denominator = n_resamples + 1.0
+    return (
+        (less + 1) / denominator,
+        (greater + 1) / denominator,
+        np.minimum((two + 1) / denominator, 1.0),
+        False,
+        n_resamples,
+    )
+
+
+def paired_permutation_test(
+    differences: npt.ArrayLike,
+    *,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 10_000,
+    rng: RNGLike = 0,
+) -> PermutationResult:
+    """Returns the sign-flip permutation test of the mean paired difference.
+
+    Method: Fisher 1935 / Pitman 1937 paired permutation test (Good 2005, "Permutation,
+    Parametric and Bootstrap Tests of Hypotheses", section 3.7.2): under H0 each pair's
+    difference is as likely to have either sign. With clusters the whole cluster's summed
+    difference flips together (cluster permutation). Exact for up to
+    EXACT_PERMUTATION_MAX_UNITS units, Monte Carlo with the +1 correction beyond.
+    """
+    diff = np.asarray(differences, dtype=np.float64)
+    keep = ~np.isnan(diff)
+    labels = None if groups is None else np.asarray(groups, dtype=object)[keep]
+    diff = diff[keep]
+    clusters = cluster_codes(labels, len(diff))
+    if len(diff) == 0:
+        return PermutationResult(math.nan, 1.0, 0, True, 0, alternative)
+    sums, _ = _cluster_sums(diff[:, None], clusters)
+    less, greater, two, exact, patterns = _signflip_pvalues(sums, n_resamples, as_generator(rng))
+    chosen = {"less": less, "greater": greater, "two-sided": two}[alternative]
+    return PermutationResult(
+        statistic=float(diff.mean()),
+        p_value=float(chosen[0]),
+        n_resamples=patterns,
+        exact=exact,
+        n_units=clusters.n_clusters,
+        alternative=alternative,
+    )
+
+
+# ---------------------------------------------------------------- non-inferiority
+
+
+@dataclass(frozen=True)
+class NonInferiorityResult:
+    """A one-sided test that the candidate is no worse than the baseline minus a margin."""
+
+    estimate: float  # mean improvement (candidate - baseline, sign flipped if lower is better)
+    margin: float
+    lower_bound: float  # one-sided (1 - alpha) lower confidence bound of ``estimate``
+    statistic: float  # t = (estimate + margin) / se
+    p_value: float
+    non_inferior: bool
+    se: float
+    df: int
+    alpha: float
+
+
+def non_inferiority_test(
+    differences: npt.ArrayLike,
+    *,
+    margin: float,
+    alpha: float = 0.05,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    higher_is_better: bool = True,
+) -> NonInferiorityResult:
+    """Returns the one-sided t test of H0: improvement <= -margin against H1: > -margin.
+
+    Method: the shifted one-sided test for non-inferiority (Wellek 2010, "Testing
+    Statistical Hypotheses of Equivalence and Noninferiority", 2nd ed., ch. 2; Piaggio et
+    al. 2012, CONSORT non-inferiority extension), with the cluster-robust SE of
+    :func:`paired_mean_difference` and G - 1 degrees of freedom. ``non_inferior`` is
+    ``p_value <= alpha`` (equivalently, ``lower_bound > -margin``).
+    """
+    if margin < 0:
+        raise ValueError("margin must be >= 0")
+    diff = np.asarray(differences, dtype=np.float64)
+    sign = 1.0 if higher_is_better else -1.0
+    base = np.zeros_like(diff)
+    result = paired_mean_difference(base, sign * diff, groups=groups)
+    estimate, se, df = result.delta, result.se_cluster, result.df
+    if not se > 0:  # no variability: the estimate is the answer
+        shown = bool(estimate >= -margin)
+        return NonInferiorityResult(
+            estimate, margin, estimate, math.inf, 0.0 if shown else 1.0, shown, 0.0, df, alpha
+        )
+    statistic = (estimate + margin) / se
+    p_value = float(sps.t.sf(statistic, df))
+    lower = estimate - float(sps.t.ppf(1 - alpha, df)) * se
+    return NonInferiorityResult(
+        estimate, margin, lower, statistic, p_value, p_value <= alpha, se, df, alpha
+    )
+
+
+# ---------------------------------------------------------------- multiplicity
+
+
+def adjust_pvalues(p_values: npt.ArrayLike, method: Correction = "bh") -> FloatArray:
+    """Returns multiplicity-adjusted p-values (q-values); NaN entries stay NaN.
+
+    Methods: ``"bh"`` Benjamini & Hochberg 1995, JRSS B 57:289-300 (step-up, controls the
+    false discovery rate); ``"holm"`` Holm 1979, Scand. J. Statist. 6:65-70 (step-down,
+    controls the family-wise error rate); ``"none"`` returns them unchanged. The family
+    is the finite entries. Agrees with statsmodels.stats.multitest.multipletests
+    (``fdr_bh`` / ``holm``).
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = p.copy()
+    finite = ~np.isnan(p)
+    values = p[finite]
+    m = len(values)
+    if method == "none" or m == 0:
+        return out
+    order = np.argsort(values, kind="mergesort")
+    ranked = values[order]
+    if method == "bh":
+        scaled = ranked * m / np.arange(1, m + 1)
+        adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    elif method == "holm":
+        scaled = ranked * (m - np.arange(m))
+        adjusted = np.maximum.accumulate(scaled)
+    else:
+        raise ValueError(f"unknown correction {method!r}; use 'bh', 'holm' or 'none'")
+    result = np.empty(m)
+    result[order] = np.minimum(adjusted, 1.0)
+    out[finite] = result
+    return out
+
+
+# ---------------------------------------------------------------- power and MDE
+
+
+def _z(alpha: float, sides: int) -> float:
+    if sides not in (1, 2):
+        raise ValueError("sides must be 1 or 2")
+    return float(sps.norm.ppf(1 - alpha / sides))
+
+
+def mde_from_se(
+    se: npt.ArrayLike, *, alpha: float = 0.05, power: float = 0.8, sides: int = 1
+) -> FloatArray:
+    """Returns the minimum detectable effect (z_{1-alpha/sides} + z_power) * se.
+
+    Method: the normal-approximation sample-size formula for a paired design (Chow, Shao &
+    Wang 2008, "Sample Size Calculations in Clinical Research", section 3.1), solved for the
+    effect. For one-sided tests (the gate's) ``sides=1``.
+    """
+    multiplier = _z(alpha, sides) + float(sps.norm.ppf(power))
+    return np.asarray(se, dtype=np.float64) * multiplier
+
+
+def power_from_se(
+    effect: npt.ArrayLike, se: npt.ArrayLike, *, alpha: float = 0.05, sides: int = 1
+) -> FloatArray:
+    """Returns the power to detect ``|effect|`` given the SE of the mean difference.
+
+    One-sided: Phi(|effect|/se - z_{1-alpha}); two-sided adds the (tiny) opposite tail.
+    """
+    ratio = np.abs(np.asarray(effect, dtype=np.float64)) / np.asarray(se, dtype=np.float64)
+    z = _z(alpha, sides)
+    power = sps.norm.cdf(ratio - z)
+    if sides == 2:
+        power = power + sps.norm.cdf(-ratio - z)
+    return np.asarray(power)
+
+
+@dataclass(frozen=True)
+class PowerAnalysis:
+    """Power of a paired comparison, from the observed SD of the differences."""
+
+    n: int
+    n_clusters: int
+    sd_diff: float
+    se: float  # cluster-robust when clustered
+    design_effect: float
+    alpha: float
+    power: float
+    sides: int
+    mde: float  # smallest true effect detected with probability ``power``
+
+
+def power_analysis(
+    differences: npt.ArrayLike,
+    *,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    sides: int = 1,
+) -> PowerAnalysis:
+    """Returns the minimum detectable effect of a paired design at the given power.
+
+    Method: MDE = (z_{1-alpha/sides} + z_power) * SE, where SE = sd(d)/sqrt(n) inflated by
+    the design effect of clustering (SE taken as the cluster-robust SE; Miller 2024,
+    section 5, "power analysis"). Uses the observed SD of the differences.
+    """
+    diff = np.asarray(differences, dtype=np.float64)
+    result = paired_mean_difference(np.zeros_like(diff), diff, groups=groups)
+    sd = result.se * math.sqrt(result.n) if result.n > 0 else math.nan
+    return PowerAnalysis(
+        n=result.n,
+        n_clusters=result.n_clusters,
+        sd_diff=sd,
+        se=result.se_cluster,
+        design_effect=result.design_effect,
+        alpha=alpha,
+        power=power,
+        sides=sides,
+        mde=float(mde_from_se(result.se_cluster, alpha=alpha, power=power, sides=sides)),
+    )
+
+
+# ---------------------------------------------------------------- flips
+
+
+@dataclass(frozen=True)
+class FlipCounts:
+    """How paired pass/fail outcomes moved from the baseline to the candidate."""
+
+    to_fail: int
+    to_pass: int
+    both_pass: int
+    both_fail: int
+
+    @property
+    def n(self) -> int:
+        """Returns the number of pairs counted."""
+        return self.to_fail + self.to_pass + self.both_pass + self.both_fail
+
+
+def passes(values: npt.ArrayLike, threshold: float, *, higher_is_better: bool = True) -> BoolArray:
+    """Returns value >= threshold (or <= when lower is better); NaN never passes."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(v >= threshold if higher_is_better else v <= threshold)
+
+
+def flip_counts(baseline_pass: npt.ArrayLike, candidate_pass: npt.ArrayLike) -> FlipCounts:
+    """Returns counts of pass->fail, fail->pass, pass->pass and fail->fail pairs."""
+    base = np.asarray(baseline_pass, dtype=bool)
+    cand = np.asarray(candidate_pass, dtype=bool)
+    return FlipCounts(
+        to_fail=int(np.sum(base & ~cand)),
+        to_pass=int(np.sum(~base & cand)),
+        both_pass=int(np.sum(base & cand)),
+        both_fail=int(np.sum(~base & ~cand)),
+    )
+
+
+# ---------------------------------------------------------------- paired comparison
+
+
+@dataclass(frozen=True)
+class PairedColumns:
+    """Paired comparisons of m columns at once (arrays of length m)."""
+
+    n_paired: IntArray
+    n_units: IntArray
+    clustered: bool
+    baseline_mean: FloatArray
+    candidate_mean: FloatArray
+    delta: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    se: FloatArray  # cluster-robust when clustered, else CLT
+    p_worse: FloatArray  # one-sided, H1: candidate worse
+    p_better: FloatArray  # one-sided, H1: candidate better
+    p_two_sided: FloatArray
+    tests: tuple[str, ...]
+    mde: FloatArray
+    margin: FloatArray
+    non_inferior: BoolArray
+    higher_is_better: BoolArray
+    to_fail: IntArray
+    to_pass: IntArray
+    alpha: float
+    confidence: float
+
+
+def _broadcast(value: Any, m: int, dtype: Any) -> npt.NDArray[Any]:
+    array = np.asarray(value, dtype=dtype)
+    return np.broadcast_to(array, (m,)).copy() if array.ndim == 0 else array.astype(dtype)
+
+
+def paired_columns(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    *,
+    kinds: Kind | Sequence[Kind],
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    alpha: float = 0.05,
+    margin: float | npt.ArrayLike = 0.0,
+    higher_is_better: bool | npt.ArrayLike = True,
+    n_boot: int = 2000,
+    rng: RNGLike = 0,
+) -> PairedColumns:
+    """Returns paired estimates, CIs, p-values and MDEs for each column of two (n, m) arrays.
+
+    Rows are cases (aligned on both sides), columns are metrics or slices; NaN marks an
+    unscored or excluded case. All columns share one set of bootstrap resamples and sign
+    flips. Tests per column: McNemar's exact test for 0/1 binary columns without
+    clusters; Wilcoxon's signed-rank test for other columns without clusters; the cluster
+    sign-flip permutation test when clustered. CI: percentile (cluster) bootstrap at
+    1 - alpha. MDE: :func:`mde_from_se` one-sided at alpha, 80% power.
+    """
+    base = _as_columns(baseline)
+    cand = _as_columns(candidate)
+    if base.shape != cand.shape:
+        raise ValueError(f"baseline {base.shape} and candidate {cand.shape} differ in shape")
+    n, m = base.shape
+    kind_list = [kinds] * m if isinstance(kinds, str) else list(kinds)
+    if len(kind_list) != m:
+        raise ValueError(f"{len(kind_list)} kinds for {m} columns")
+    margins = _broadcast(margin, m, np.float64)
+    directions = _broadcast(higher_is_better, m, bool)
+    clusters = cluster_codes(groups, n)
+    generator = as_generator(rng)
+
+    paired = ~(np.isnan(base) | np.isnan(cand))
+    base = np.where(paired, base, np.nan)
+    cand = np.where(paired, cand, np.nan)
+    diff = cand - base
+    moments = _moments(diff, clusters)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN or single-case columns
+        baseline_mean = np.nansum(base, axis=0) / moments.n
+        candidate_mean = np.nansum(cand, axis=0) / moments.n
+        var_sum = np.nanvar(base, axis=0, ddof=1) + np.nanvar(cand, axis=0, ddof=1)
+    se = moments.se_cluster if clusters.clustered else moments.se
+    # With no variation in the differences the observed SD says nothing about power; fall
+    # back to the SE of two independent means (conservative: ignores the pairing).
+    fallback = np.sqrt(var_sum / moments.n)
+    se_for_mde = np.where(np.nan_to_num(se) > 0, se, fallback)
+    mde = mde_from_se(se_for_mde, alpha=alpha, power=0.8, sides=1)
+
+    boot = _bootstrap_means(moments.unit_sums, moments.unit_counts, n_boot, generator)
+    with np.errstate(invalid="ignore"):
+        ci_low, ci_high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    ci_low = np.where(moments.n > 0, ci_low, np.nan)
+    ci_high = np.where(moments.n > 0, ci_high, np.nan)
+
+    p_less = np.full(m, np.nan)
+    p_greater = np.full(m, np.nan)
+    p_two = np.full(m, np.nan)
+    tests = [""] * m
+    is01 = paired & ((base == 0) | (base == 1)) & ((cand == 0) | (cand == 1))
+    to_fail = np.sum(paired & (base == 1) & (cand == 0), axis=0).astype(np.int64)
+    to_pass = np.sum(paired & (base == 0) & (cand == 1), axis=0).astype(np.int64)
+    mcnemar_cols = [
+        j
+        for j in range(m)
+        if kind_list[j] == "binary" and not clusters.clustered and np.all(is01[paired[:, j], j])
+    ]
+    if mcnemar_cols:
+        less, greater, two = _mcnemar_pvalues(to_fail[mcnemar_cols], to_pass[mcnemar_cols])
+        p_less[mcnemar_cols], p_greater[mcnemar_cols], p_two[mcnemar_cols] = less, greater, two
+        for j in mcnemar_cols:
+            tests[j] = "mcnemar-exact"
+    if clusters.clustered:
+        less, greater, two, exact, _ = _signflip_pvalues(moments.unit_sums, n_boot, generator)
+        p_less, p_greater, p_two = less, greater, two
+        tests = ["cluster-permutation-exact" if exact else "cluster-permutation"] * m
+    else:
+        for j in range(m):
+            if tests[j]:
+                continue
+            p_less[j], p_greater[j], p_two[j] = _wilcoxon_pvalues(diff[paired[:, j], j])
+            tests[j] = "wilcoxon"
+
+    too_few = moments.n_units < MIN_UNITS
+    for array in (p_less, p_greater, p_two):
+        array[too_few] = np.nan
+    p_worse = np.where(directions, p_less, p_greater)
+    p_better = np.where(directions, p_greater, p_less)
+    # Non-inferiority: the (1 - alpha) CI's end on the "worse" side is within the margin.
+    worst_improvement = np.where(directions, ci_low, -ci_high)
+    non_inferior = np.asarray(worst_improvement >= -margins - 1e-12) & ~too_few
+    return PairedColumns(
+        n_paired=moments.n.astype(np.int64),
+        n_units=moments.n_units.astype(np.int64),
+        clustered=clusters.clustered,
+        baseline_mean=baseline_mean,
+        candidate_mean=candidate_mean,
+        delta=moments.mean,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        se=se,
+        p_worse=p_worse,
+        p_better=p_better,
+        p_two_sided=p_two,
+        tests=tuple(tests),
+        mde=mde,
+        margin=margins,
+        non_inferior=non_inferior,
+        higher_is_better=directions,
+        to_fail=to_fail,
+        to_pass=to_pass,
+        alpha=alpha,
+        confidence=1 - alpha,
+    )
+
+
+def decide_verdicts(
+    columns: PairedColumns,
+    *,
+    q_worse: npt.ArrayLike | None = None,
+    q_better: npt.ArrayLike | None = None,
+) -> tuple[list[Verdict], list[str]]:
+    """Returns each column's verdict and the reason for it (see the module docstring).
+
+    ``q_worse``/``q_better`` are the multiplicity-adjusted p-values (default: the raw
+    one-sided p-values, i.e. a single comparison).
+    """
+    worse = columns.p_worse if q_worse is None else np.asarray(q_worse, dtype=np.float64)
+    better = columns.p_better if q_better is None else np.asarray(q_better, dtype=np.float64)
+    alpha = columns.alpha
+    verdicts: list[Verdict] = []
+    reasons: list[str] = []
+    for j in range(len(columns.delta)):
+        units = "clusters" if columns.clustered else "paired cases"
+        if columns.n_units[j] < MIN_UNITS or np.isnan(worse[j]):
+            verdicts.append("inconclusive")
+            reasons.append(f"only {columns.n_units[j]} {units}; need at least {MIN_UNITS}")
+        elif worse[j] <= alpha:
+            verdicts.append("regression")
+            within = columns.margin[j] > 0 and columns.non_inferior[j]
+            reasons.append("significantly worse" + (", but within the margin" if within else ""))
+        elif better[j] <= alpha:
+            verdicts.append("improvement")
+            reasons.append("significantly better")
+        elif columns.margin[j] > 0 and not columns.non_inferior[j]:
+            verdicts.append("inconclusive")
+            reasons.append(
+                f"not significant, but the {columns.confidence:.0%} CI allows a drop larger "
+                f"than the margin {columns.margin[j]:g} (MDE {columns.mde[j]:.3g})"
+            )
+        else:
+            verdicts.append("no-change")
+            reasons.append("no significant difference")
+    return verdicts, reasons
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """The paired comparison of one metric: estimate, CI, tests, MDE and verdict."""
+
+    delta: float  # candidate - baseline, in the metric's units
+    ci_low: float
+    ci_high: float
+    p_value: float  # one-sided, H1: candidate worse (direction-aware)
+    p_value_better: float  # one-sided, H1: candidate better
+    p_value_two_sided: float
+    test: str
+    mde: float  # one-sided at alpha, 80% power
+    se: float
+    n_paired: int
+    n_units: int
+    clustered: bool
+    baseline_mean: float
+    candidate_mean: float
+    non_inferior: bool
+    margin: float
+    alpha: float
+    higher_is_better: bool
+    n_unscored: int
+    flips_to_fail: int
+    flips_to_pass: int
+    verdict: Verdict
+    reason: str
+
+
+def paired_compare(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    *,
+    kind: Kind,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    alpha: float = 0.05,
+    margin: float = 0.0,
+    higher_is_better: bool = True,
+    n_boot: int = 2000,
+    rng: RNGLike = 0,
+) -> PairedResult:
+    """Returns the paired comparison of two aligned score arrays (one value per case).
+
+    NaN marks an unscored case; it is left out and counted in ``n_unscored``. Average
+    repeated samples first (:func:`average_samples`). Tests, CI and verdict as in
+    :func:`paired_columns` and :func:`decide_verdicts`; the verdict uses the raw one-sided
+    p-values (no multiplicity adjustment for a single comparison).
+    """
+    base = np.asarray(baseline, dtype=np.float64)
+    cand = np.asarray(candidate, dtype=np.float64)
+    if base.ndim != 1 or base.shape != cand.shape:
+        raise ValueError("baseline and candidate must be 1-D arrays of the same length")
+    columns = paired_columns(
+        base,
+        cand,
+        kinds=kind,
+        groups=groups,
+        alpha=alpha,
+        margin=margin,
+        higher_is_better=higher_is_better,
+        n_boot=n_boot,
+        rng=rng,
+    )
+    verdicts, reasons = decide_verdicts(columns)
+    return PairedResult(
+        delta=float(columns.delta[0]),
+        ci_low=float(columns.ci_low[0]),
+        ci_high=float(columns.ci_high[0]),
+        p_value=float(columns.p_worse[0]),
+        p_value_better=float(columns.p_better[0]),
+        p_value_two_sided=float(columns.p_two_sided[0]),
+        test=columns.tests[0],
+        mde=float(columns.mde[0]),
+        se=float(columns.se[0]),
+        n_paired=int(columns.n_paired[0]),
+        n_units=int(columns.n_units[0]),
+        clustered=columns.clustered,
+        baseline_mean=float(columns.baseline_mean[0]),
+        candidate_mean=float(columns.candidate_mean[0]),
+        non_inferior=bool(columns.non_inferior[0]),
+        margin=margin,
+        alpha=alpha,
+        higher_is_better=higher_is_better,
+        n_unscored=int(len(base) - columns.n_paired[0]),
+        flips_to_fail=int(columns.to_fail[0]),
+        flips_to_pass=int(columns.to_pass[0]),
+        verdict=verdicts[0],
+        reason=reasons[0],
+    )
