@@ -1,0 +1,297 @@
+"""Run a judge over its labelled set and build (and store) its calibration record.
+
+:func:`calibrate_judge` is what ``evalkit calibrate JUDGE`` calls: it loads
+``judges/NAME.toml`` and ``judges/NAME.labels.jsonl``, asks the judge about every item
+through :class:`evalkit.llm.ModelClient` (the project's call cache, retries and
+accounting under the tag ``judge:NAME``), compares its verdicts with people's consensus
+labels (:func:`evalkit.calibration.agreement`) and writes
+``judges/NAME.calibration.json`` atomically, tied to the judge's fingerprint.
+
+A pointwise item the judge cannot score (call failed, reply unparseable twice) is left
+out of the figures and counted in ``n_unscored``; it is never counted as a disagreement.
+A pairwise item is judged in both orders; the pair's verdict follows the judge scorer's
+convention (mean of both orders: "a", "b", or "tie" when the orders disagree) and the
+item counts as a position flip when the verdict changed with the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import evalkit
+from evalkit.calibration import (
+    Agreement,
+    CalibratedItem,
+    CalibrationRecord,
+    LabelValue,
+    Scale,
+    agreement,
+    record_path,
+    save_record,
+)
+from evalkit.calibration_labels import LabelledItem, LabelledSet, load_labels
+
+if TYPE_CHECKING:
+    from evalkit.config import ProjectConfig
+    from evalkit.judges import JudgeDefinition, Verdict
+    from evalkit.llm import ModelClient
+    from evalkit.scorers.judge import JudgeReply, JudgeScorer
+
+
+def judge_scale(definition: JudgeDefinition) -> tuple[Scale, list[LabelValue]]:
+    """Returns the judge's scale kind and its labels in order (the confusion matrix's)."""
+    if definition.type == "pairwise":
+        return "pairwise", ["a", "tie", "b"]
+    if definition.pass_fail:
+        return "binary", ["fail", "pass"]
+    low, high = definition.bounds
+    return "ordinal", list(range(low, high + 1))
+
+
+def _input_text(item: LabelledItem) -> str:
+    """Returns the item's input as the question text a judge sees (as for golden cases)."""
+    from evalkit.golden import GoldenCase
+    from evalkit.scorers.base import input_text
+
+    return input_text(GoldenCase(id=item.id, input=item.input))
+
+
+def _pair_label(first: JudgeReply[Verdict], second: JudgeReply[Verdict]) -> tuple[LabelValue, bool]:
+    """Returns the pair's verdict ("a", "b", "tie") and whether it flipped with the order."""
+    assert first.value is not None and second.value is not None
+    # verdict values: A=1, tie=0.5, B=0; in the swapped order the first answer is B.
+    as_first = first.value.value
+    as_second = 1.0 - second.value.value
+    mean = (as_first + as_second) / 2
+    label: LabelValue = "a" if mean > 0.5 else "b" if mean < 0.5 else "tie"
+    return label, as_first != as_second
+
+
+async def _judge_items(
+    scorer: JudgeScorer, labels: LabelledSet
+) -> list[tuple[LabelValue | None, str | None, bool | None]]:
+    """Returns (judge label or None, error, flipped) for every item, in order."""
+    from evalkit.judges import template_variables
+    from evalkit.scorers.base import ScoreInput
+
+    definition = scorer.definition
+    scale, _ = judge_scale(definition)
+    if scale != "pairwise":
+        inputs = [
+            ScoreInput(
+                case_id=item.id,
+                sample=0,
+                input=_input_text(item),
+                output=item.output or "",
+                expected=item.expected,
+                contexts=tuple(item.contexts),
+                metadata=item.metadata,
+            )
+            for item in labels
+        ]
+        scores = await scorer.score(inputs)
+        results: list[tuple[LabelValue | None, str | None, bool | None]] = []
+        for score in scores:
+            if score.value is None:
+                results.append((None, score.error or "unscored", None))
+            elif scale == "binary":
+                results.append(("pass" if score.value >= 0.5 else "fail", None, None))
+            else:
+                results.append((round(score.value), None, None))
+        return results
+
+    gate = asyncio.Semaphore(scorer.concurrency)
+
+    async def pair(item: LabelledItem) -> tuple[LabelValue | None, str | None, bool | None]:
+        base = template_variables(
+            input=_input_text(item),
+            expected=item.expected,
+            contexts=item.contexts,
+            metadata=item.metadata,
+        )
+        async with gate:
+            try:
+                first = await scorer.ask({**base, "output_a": item.a, "output_b": item.b}, 0)
+                second = await scorer.ask({**base, "output_a": item.b, "output_b": item.a}, 0)
+            except Exception as err:  # a template error: unscored, never a disagreement
+                return None, f"judge failed: {err}", None
+        if first.value is None or second.value is None:
+            return None, (first.error or second.error or "no verdict"), None
+        label, flipped = _pair_label(first, second)
+        return label, None, flipped
+
+    return list(await asyncio.gather(*(pair(item) for item in labels)))
+
+
+def build_record(
+    definition: JudgeDefinition,
+    labels: LabelledSet,
+    judged: list[tuple[LabelValue | None, str | None, bool | None]],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    totals: dict[str, float] | None = None,
+) -> CalibrationRecord:
+    """Returns the calibration record of ``definition`` from its verdicts on ``labels``."""
+    scale, categories = judge_scale(definition)
+    labels.check_scale(categories, definition.name)
+    items = [
+        CalibratedItem(
+            id=item.id,
+            judge=verdict,
+            people=item.consensus(),
+            ratings={label.rater: label.value for label in item.labels},
+            error=error,
+            flipped=flipped,
+        )
+        for item, (verdict, error, flipped) in zip(labels, judged, strict=True)
+    ]
+    scored = [item for item in items if item.judge is not None]
+    if not scored:
+        first_error = next((item.error for item in items if item.error), "no verdicts")
+        from evalkit.errors import InfrastructureError
+
+        raise InfrastructureError(
+            f"judge {definition.name!r} scored none of the {len(items)} labelled items; "
+            f"first error: {first_error}"
+        )
+    result: Agreement = agreement(
+        [item.judge for item in scored if item.judge is not None],
+        [item.people for item in scored],
+        scale=scale,
+        categories=categories,
+        ratings=[item.ratings for item in scored],
+        flips=[bool(item.flipped) for item in scored] if scale == "pairwise" else None,
+        n_boot=n_boot,
+        alpha=alpha,
+        seed=seed,
+    )
+    return CalibrationRecord(
+        judge=definition.name,
+        fingerprint=definition.fingerprint(),
+        model=definition.model,
+        scale=scale,
+        categories=categories,
+        labels_path=labels.path,
+        labels_fingerprint=labels.fingerprint,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        evalkit_version=evalkit.__version__,
+        n_items=len(items),
+        n=result.n,
+        n_unscored=len(items) - len(scored),
+        raters=labels.raters,
+        n_multi_rated=sum(1 for item in labels if len(item.labels) >= 2),
+        kappa_weights=result.kappa_weights,
+        figures=result.figures,
+        confusion=result.confusion,
+        bootstrap={"n_boot": n_boot, "seed": seed, "alpha": alpha},
+        totals=dict(totals or {}),
+        items=items,
+    )
+
+
+async def acalibrate(
+    definition: JudgeDefinition,
+    labels: LabelledSet,
+    *,
+    client: ModelClient,
+    concurrency: int = 4,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> CalibrationRecord:
+    """Returns the calibration record of ``definition`` on ``labels`` (calls via ``client``)."""
+    from evalkit.scorers.judge import JudgeScorer
+
+    scale, categories = judge_scale(definition)
+    labels.check_scale(categories, definition.name)
+    if (scale == "pairwise") != (labels.kind == "pairwise"):
+        from evalkit.errors import UserInputError
+
+        raise UserInputError(
+            f"{labels.path} holds {labels.kind} items but judge {definition.name!r} is "
+            f"{definition.type}; give it a labelled set of its own kind"
+        )
+    scorer = JudgeScorer(definition, client=client, concurrency=concurrency)
+    judged = await _judge_items(scorer, labels)
+    totals = client.stats().get(f"judge:{definition.name}", {})
+    return build_record(
+        definition, labels, judged, n_boot=n_boot, seed=seed, alpha=alpha, totals=totals
+    )
+
+
+def labels_path_for(judges_dir: str | Path, judge: str) -> Path:
+    """Returns where judge ``judge``'s labelled set lives by default."""
+    return Path(judges_dir) / f"{judge}.labels.jsonl"
+
+
+def calibrate_judge(
+    judge: str,
+    *,
+    project: ProjectConfig,
+    labels_path: str | Path | None = None,
+    use_cache: bool = True,
+    concurrency: int = 4,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    write: bool = True,
+) -> tuple[CalibrationRecord, Path]:
+    """Returns the judge's new calibration record and where it is (or would be) stored.
+
+    Args:
+        judge: the judge's name (``judges/NAME.toml``) or a path to its .toml.
+        project: the project config (judges folder, cache folder).
+        labels_path: the labelled set (default ``judges/NAME.labels.jsonl``).
+        use_cache: False skips the call cache.
+        concurrency: judge calls in flight.
+        n_boot: bootstrap resamples for the figures' CIs.
+        seed: the bootstrap's seed.
+        alpha: 1 - the CIs' coverage.
+        write: False computes the record without storing it.
+    """
+    from evalkit.cache import Cache
+    from evalkit.judges import load_judge
+    from evalkit.llm import ModelClient
+
+    judges_dir = project.path(project.judges_dir)
+    definition = load_judge(judge, judges_dir)
+    folder = Path(judge).parent if str(judge).endswith(".toml") else judges_dir
+    labels = load_labels(labels_path or labels_path_for(folder, definition.name))
+    cache = Cache(project.path(project.cache_dir)) if use_cache else None
+
+    async def go() -> CalibrationRecord:
+        client = ModelClient(cache=cache, concurrency=concurrency)
+        try:
+            return await acalibrate(
+                definition,
+                labels,
+                client=client,
+                concurrency=concurrency,
+                n_boot=n_boot,
+                seed=seed,
+                alpha=alpha,
+            )
+        finally:
+            await client.aclose()
+
+    try:
+        record = asyncio.run(go())
+    finally:
+        if cache is not None:
+            cache.close()
+    target = record_path(folder, definition.name)
+    if write:
+        save_record(record, target)
+    return record, target
+
+
+def record_summary(record: CalibrationRecord) -> dict[str, Any]:
+    """Returns the record without its per-item rows (for ``--json`` output)."""
+    data: dict[str, Any] = json.loads(record.model_dump_json(exclude={"items"}))
+    return data
