@@ -104,6 +104,7 @@ def wait_ready(driver: Any, timeout: float = 10.0) -> float:
 
 def full_page_screenshot(driver: Any, path: Path, max_height: int = 6000) -> Path:
     """Saves a screenshot of the whole page (up to ``max_height`` px tall) to ``path``."""
+    driver.execute_script("window.scrollTo(0, 0)")
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     width = int(driver.execute_script("return window.innerWidth")) or 1400
     driver.set_window_size(width, min(height + 40, max_height))

@@ -22,11 +22,10 @@ import pandas as pd
 from evalkit.comparison import CaseDiff, Comparison, MetricComparison
 from evalkit.golden import GoldenCase, GoldenSet
 from evalkit.records import Run, RunManifest
-from evalkit.report.diff import word_diff
 from evalkit.report.plots import ForestItem, ForestPlot, Histogram, forest_plot, histogram
 
 MAX_TEXT_CHARS = 4000  # per text field in the payload; longer texts are cut with a note
-SIZE_BUDGET_BYTES = 8_500_000  # payload budget: keeps a 10k-case report under 10 MB
+SIZE_BUDGET_BYTES = 9_400_000  # payload budget: keeps the whole file under 10 MB
 SHRINK_CAPS = (1500, 600, 240)  # successive caps when the payload is over budget
 MAX_SAMPLES_SHOWN = 5
 FLAKY_ROWS = 25
@@ -144,7 +143,8 @@ def case_means(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     if scores.empty:
         return table
     means = scores.groupby(["case_id", "metric"], sort=False)["value"].mean()
-    for (case_id, metric), value in means.items():
+    for key, value in zip(means.index.tolist(), means.tolist(), strict=True):
+        case_id, metric = key
         table.setdefault(str(case_id), {})[str(metric)] = num(value)
     return table
 
@@ -157,7 +157,8 @@ def sample_sd(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
         return table
     stats = scored.groupby(["case_id", "metric"], sort=False)["value"].agg(["std", "count"])
     stats = stats[(stats["count"] > 1) & (stats["std"] > 0)]
-    for (case_id, metric), sd in stats["std"].items():
+    for key, sd in zip(stats.index.tolist(), stats["std"].tolist(), strict=True):
+        case_id, metric = key
         value = num(sd)
         if value:
             table.setdefault(str(case_id), {})[str(metric)] = value
@@ -226,7 +227,10 @@ def input_text(case: GoldenCase) -> str:
         return value
     if isinstance(value, list):
         return "\n\n".join(f"{message.role}: {message.content}" for message in value)
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return "\n".join(
+        f"{key}: {item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)}"
+        for key, item in value.items()
+    )
 
 
 def expected_text(case: GoldenCase) -> str | None:
@@ -584,7 +588,10 @@ def _meta_value(manifest: Mapping[str, Any], key: str) -> str:
     if value is None or value == {} or value == "":
         return "–"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return ", ".join(
+            f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+            for k, v in value.items()
+        )
     return str(value)
 
 
@@ -722,11 +729,11 @@ def _details(
         detail["p"] = truncate(cand_out.prompt, MAX_TEXT_CHARS)
     base_text = base_out.text if base_out else None
     cand_text = cand_out.text if cand_out else None
-    if compare and base_text is not None and cand_text is not None:
-        segments = word_diff(
-            truncate(base_text, MAX_TEXT_CHARS), truncate(cand_text, MAX_TEXT_CHARS)
-        )
-        detail["o"] = [[op, text] for op, text in segments]
+    # The word diff is computed in the browser when a row opens; identical outputs are
+    # stored once.
+    if compare and base_text is not None and base_text == cand_text:
+        detail["oc"] = truncate(base_text, MAX_TEXT_CHARS)
+        detail["same"] = 1
     else:
         if base_text is not None:
             detail["ob"] = truncate(base_text, MAX_TEXT_CHARS)
@@ -774,25 +781,58 @@ def payload_size(payload: Mapping[str, Any]) -> int:
     return len(text.encode("utf-8"))
 
 
+def _quiet(case: Mapping[str, Any], metrics: Sequence[Mapping[str, Any]]) -> bool:
+    """True for a case with nothing to look at: unchanged (or passing), no flags."""
+    if any(key in case for key in ("f", "fl", "s", "err")):
+        return False
+    if "b" in case:
+        return all(
+            (b is None and c is None) or (b is not None and c is not None and abs(b - c) < 1e-9)
+            for b, c in zip(case["b"], case["c"], strict=True)
+        )
+    for value, metric in zip(case["c"], metrics, strict=True):
+        threshold = metric["thr"]
+        if value is None:
+            return False
+        if threshold is not None and (value < threshold if metric["hib"] else value > threshold):
+            return False
+    return True
+
+
 def fit_payload(payload: dict[str, Any], budget: int) -> tuple[dict[str, Any], str | None]:
-    """Returns the payload cut to fit ``budget`` bytes, and a note saying what was cut."""
+    """Returns the payload cut to fit ``budget`` bytes, and a note saying what was cut.
+
+    Cuts in order until it fits: long texts to 1,500 then 600 characters; then the texts
+    of quiet cases (unchanged, or passing in a single run), so the cases a reader opens
+    keep theirs; then texts to 240 characters; at last every case's texts.
+    """
     if payload_size(payload) <= budget:
         return payload, None
-    for cap in SHRINK_CAPS:
-        shrunk = dict(payload)
-        shrunk["cases"] = [
-            {**case, "x": _shrink(case["x"], cap)} if "x" in case else case
-            for case in payload["cases"]
-        ]
+    steps = [(cap, False) for cap in SHRINK_CAPS[:2]] + [(SHRINK_CAPS[1], True)]
+    steps += [(cap, True) for cap in SHRINK_CAPS[2:]]
+    for cap, drop_quiet in steps:
+        cases = []
+        dropped = 0
+        for case in payload["cases"]:
+            if "x" not in case:
+                cases.append(case)
+            elif drop_quiet and _quiet(case, payload["metrics"]):
+                cases.append({k: v for k, v in case.items() if k != "x"})
+                dropped += 1
+            else:
+                cases.append({**case, "x": _shrink(case["x"], cap)})
+        shrunk = {**payload, "cases": cases}
         shrunk["contexts"] = [truncate(text, cap) for text in payload["contexts"]]
         if payload_size(shrunk) <= budget:
-            return shrunk, (
-                f"Texts longer than {cap:,} characters are cut in this report to keep the "
-                "file small; the full texts are in the stored runs."
-            )
-    shrunk = dict(payload)
-    shrunk["cases"] = [{k: v for k, v in case.items() if k != "x"} for case in payload["cases"]]
-    shrunk["contexts"] = []
+            note = f"To keep this file small, texts longer than {cap:,} characters are cut"
+            if dropped:
+                note += f" and {dropped:,} unchanged or passing cases show scores only"
+            return shrunk, note + "; the full texts are in the stored runs."
+    shrunk = {
+        **payload,
+        "cases": [{k: v for k, v in case.items() if k != "x"} for case in payload["cases"]],
+        "contexts": [],
+    }
     return shrunk, (
         "This report is too large to embed inputs and outputs; the per-case table shows "
         "scores only. The full texts are in the stored runs."

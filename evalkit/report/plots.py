@@ -206,20 +206,39 @@ class Histogram:
     means: tuple[tuple[str, float, str], ...]  # (side, x, title)
     n_baseline: int
     n_candidate: int
+    mean_baseline: float | None = None
+    mean_candidate: float | None = None
 
 
-def _bins(kind: str, values: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
-    """Returns bin edges: one bin per value for binary/few-valued ordinal, else 20 bins."""
-    distinct = np.unique(values) if values.size else np.array([0.0, 1.0])
+MAX_CATEGORIES = 11
+
+
+def _categories(
+    kind: str, values: np.ndarray, low: float | None, high: float | None
+) -> list[float]:
+    """Returns the values a binary/ordinal histogram shows one bar each for (empty: bin it).
+
+    Binary scores averaged over repeated samples can be 0.5; they get their own bar
+    rather than being counted as passes.
+    """
+    if kind not in ("binary", "ordinal"):
+        return []
+    found = {float(v) for v in np.unique(values)} if values.size else set()
     if kind == "binary":
-        return np.array([-0.5, 0.5, 1.5])
-    if kind == "ordinal" and distinct.size <= 11 and np.allclose(distinct, np.round(distinct)):
-        lo, hi = float(distinct.min()), float(distinct.max())
-        if low is not None and math.isfinite(low):
-            lo = min(lo, low)
-        if high is not None and math.isfinite(high):
-            hi = max(hi, high)
-        return np.arange(math.floor(lo) - 0.5, math.ceil(hi) + 1.0, 1.0)
+        found |= {0.0, 1.0}
+    elif (
+        all(v == round(v) for v in found)
+        and low is not None
+        and high is not None
+        and math.isfinite(low)
+        and math.isfinite(high)
+        and 0 < high - low <= MAX_CATEGORIES
+    ):
+        found |= {float(v) for v in range(math.ceil(low), math.floor(high) + 1)}
+    return sorted(found) if len(found) <= MAX_CATEGORIES else []
+
+
+def _numeric_edges(values: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
     lo = float(values.min()) if values.size else 0.0
     hi = float(values.max()) if values.size else 1.0
     if low is not None and math.isfinite(low) and low <= lo:
@@ -246,68 +265,71 @@ def histogram(
     width: int = 360,
     height: int = 150,
 ) -> Histogram:
-    """Returns a histogram of per-case scores; bar heights are shares of each run's cases."""
+    """Returns a histogram of per-case scores; bar heights are shares of each run's cases.
+
+    Binary and few-valued ordinal scores get one bar per value; continuous scores 20
+    bins over the metric's range, with each run's mean marked.
+    """
     cand = np.asarray([v for v in candidate if math.isfinite(v)], dtype=float)
     base = np.asarray([v for v in (baseline or []) if math.isfinite(v)], dtype=float)
     together = np.concatenate([cand, base]) if base.size else cand
-    edges = _bins(kind, together, low, high)
+    categories = _categories(kind, together, low, high)
     left, right, top, bottom = 34.0, float(width - 8), 14.0, float(height - 22)
     sides: list[tuple[str, np.ndarray]] = []
     if baseline is not None:
         sides.append(("baseline", base))
     sides.append(("candidate", cand))
+    if categories:
+        names = [_category_label(kind, c, categories) for c in categories]
+    else:
+        edges = _numeric_edges(together, low, high)
+        names = [f"{_edge_label(edges[k])} to {_edge_label(edges[k + 1])}" for k in range(20)]
     shares: list[tuple[str, np.ndarray, int]] = []
     for side, values in sides:
-        counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
-        total = max(int(values.size), 1)
-        shares.append((side, counts / total, int(values.size)))
+        if categories:
+            counts = np.array([np.isclose(values, c).sum() for c in categories], dtype=float)
+        else:
+            counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+        shares.append((side, counts / max(int(values.size), 1), int(values.size)))
     y_max = max((float(s.max()) for _, s, _ in shares if s.size), default=1.0) or 1.0
-    n_bins = len(edges) - 1
+    n_bins = len(names)
     slot = (right - left) / n_bins
-    bar_w = slot * (0.9 if len(shares) == 1 else 0.44)
+    bar_w = (
+        slot * (0.8 if len(shares) == 1 else 0.42)
+        if categories
+        else slot * (0.9 if len(shares) == 1 else 0.45)
+    )
+    pad = (slot - bar_w * len(shares)) / 2
     bars = []
     for offset, (side, share, n) in enumerate(shares):
         for k in range(n_bins):
             h = (bottom - top) * float(share[k]) / y_max
-            x = left + k * slot + slot * 0.05 + offset * bar_w
-            if kind == "binary":
-                label = "fail (0)" if k == 0 else "pass (1)"
-            else:
-                label = f"{_edge_label(edges[k])} to {_edge_label(edges[k + 1])}"
             count = round(float(share[k]) * n)
             bars.append(
                 Bar(
-                    x=round(x, 2),
+                    x=round(left + k * slot + pad + offset * bar_w, 2),
                     y=round(bottom - h, 2),
                     w=round(bar_w, 2),
                     h=round(h, 2),
                     side=side,
-                    title=f"{side}: {label}: {count} of {n} cases ({float(share[k]):.0%})",
+                    title=f"{side}: {names[k]}: {count} of {n} cases ({float(share[k]):.0%})",
                 )
             )
-    labels: list[Tick] = []
-    if kind == "binary":
-        labels = [Tick(left + slot * 0.5, "fail"), Tick(left + slot * 1.5, "pass")]
-    elif kind == "ordinal" and np.allclose(np.diff(edges), 1.0):
-        labels = [Tick(left + slot * (k + 0.5), f"{edges[k] + 0.5:g}") for k in range(n_bins)]
+    means = []
+    if categories:
+        labels = tuple(Tick(round(left + slot * (k + 0.5), 2), names[k]) for k in range(n_bins))
     else:
-        labels = [
+        labels = (
             Tick(left, _edge_label(edges[0])),
             Tick((left + right) / 2, _edge_label((edges[0] + edges[-1]) / 2)),
             Tick(right, _edge_label(edges[-1])),
-        ]
-
-    def x_of(value: float) -> float:
-        if kind == "binary":
-            return left + slot * (0.5 + value)
+        )
         lo, hi = float(edges[0]), float(edges[-1])
-        return round(left + (value - lo) / (hi - lo) * (right - left), 2)
-
-    means = []
-    for side, values in sides:
-        if values.size:
-            mean = float(values.mean())
-            means.append((side, x_of(mean), f"{side} mean {mean:.3f}"))
+        for side, values in sides:
+            if values.size:
+                mean = float(values.mean())
+                x = round(left + (mean - lo) / (hi - lo) * (right - left), 2)
+                means.append((side, x, f"{side} mean {mean:.3f}"))
     return Histogram(
         metric=metric,
         kind=kind,
@@ -317,9 +339,17 @@ def histogram(
         right=right,
         bottom=bottom,
         bars=tuple(bars),
-        x_labels=tuple(labels),
+        x_labels=labels,
         y_max_label=f"{y_max:.0%}",
         means=tuple(means),
         n_baseline=int(base.size),
         n_candidate=int(cand.size),
+        mean_baseline=float(base.mean()) if base.size else None,
+        mean_candidate=float(cand.mean()) if cand.size else None,
     )
+
+
+def _category_label(kind: str, value: float, categories: Sequence[float]) -> str:
+    if kind == "binary" and value in (0.0, 1.0):
+        return "pass (1)" if value == 1.0 else "fail (0)"
+    return f"{value:g}"

@@ -8,6 +8,7 @@ are not evalkit's statistics (see :mod:`evalkit.compare` for those).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -99,7 +100,7 @@ def _run(
         n_cases=len(golden),
         samples=samples,
         sut={"model": model, "mode": "chat", "params": {"temperature": 0.7}},
-        sut_fingerprint="sha256:" + format(abs(hash(model)) % 16**12, "012x"),
+        sut_fingerprint="sha256:" + hashlib.sha256(model.encode()).hexdigest()[:16],
         judges={"helpfulness": "sha256:judge0001"},
         metrics=list(METRICS),
         git_sha="0123456789abcdef0123456789abcdef01234567",
@@ -178,7 +179,7 @@ def synthetic_runs(
             assert isinstance(case.expected, str)
             rate = 0.1 + (worse if regress_tag in case.tags else 0.0)
             for sample in range(samples):
-                if overrides and case.id in overrides:
+                if overrides and case.id in overrides and label == "candidate":
                     text = overrides[case.id]
                 elif side_rng.random() < 0.5:
                     text = case.expected
@@ -387,7 +388,7 @@ def synthetic_comparison(
 
 def _value(frame: pd.DataFrame, case_id: str, metric: str) -> float | None:
     try:
-        value = frame.at[case_id, metric]
+        value: Any = frame.at[case_id, metric]
     except KeyError:
         return None
     number = float(value)

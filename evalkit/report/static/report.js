@@ -69,6 +69,55 @@
     return !!(c.fl && c.fl.indexOf(flag) >= 0);
   }
 
+  // ------------------------------------------------------------ word diff
+
+  // Tokens: runs of whitespace, words, single other characters; they join back to the text.
+  var TOKEN = /\s+|[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu;
+  var MAX_CELLS = 4000000;
+
+  // Returns [op, text] segments of old -> new: 0 in both, -1 old only, 1 new only.
+  function wordDiff(oldText, newText) {
+    var a = oldText.match(TOKEN) || [], b = newText.match(TOKEN) || [];
+    var segments = [];
+    function push(op, text) {
+      if (!text) return;
+      var last = segments[segments.length - 1];
+      if (last && last[0] === op) last[1] += text;
+      else segments.push([op, text]);
+    }
+    var start = 0;
+    while (start < a.length && start < b.length && a[start] === b[start]) start++;
+    var endA = a.length, endB = b.length;
+    while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) { endA--; endB--; }
+    push(0, a.slice(0, start).join(""));
+    var n = endA - start, m = endB - start, i, j;
+    if ((n + 1) * (m + 1) > MAX_CELLS) {
+      push(-1, a.slice(start, endA).join(""));
+      push(1, b.slice(start, endB).join(""));
+    } else {
+      // Longest common subsequence of the middle tokens, then one walk through it.
+      var w = m + 1, lcs = new Uint32Array((n + 1) * w);
+      for (i = n - 1; i >= 0; i--) {
+        for (j = m - 1; j >= 0; j--) {
+          lcs[i * w + j] = a[start + i] === b[start + j]
+            ? lcs[(i + 1) * w + j + 1] + 1
+            : Math.max(lcs[(i + 1) * w + j], lcs[i * w + j + 1]);
+        }
+      }
+      i = 0; j = 0;
+      while (i < n && j < m) {
+        if (a[start + i] === b[start + j]) { push(0, a[start + i]); i++; j++; }
+        else if (lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) { push(-1, a[start + i]); i++; }
+        else { push(1, b[start + j]); j++; }
+      }
+      for (; i < n; i++) push(-1, a[start + i]);
+      for (; j < m; j++) push(1, b[start + j]);
+    }
+    push(0, a.slice(endA).join(""));
+    return segments;
+  }
+  window.evalkitWordDiff = wordDiff; // for tests and the curious
+
   // ------------------------------------------------------------ per-case verdicts
 
   function compareStatus(c, i) {
@@ -164,7 +213,6 @@
         if (x["in"]) parts.push(x["in"]);
         if (x.p) parts.push(x.p);
         if (x.exp) parts.push(x.exp);
-        if (x.o) for (var s = 0; s < x.o.length; s++) parts.push(x.o[s][1]);
         if (x.ob) parts.push(x.ob);
         if (x.oc) parts.push(x.oc);
       }
@@ -318,9 +366,11 @@
     }
 
     var outs = el("div", "pair");
-    if (x.o) {
-      outs.appendChild(diffBlock("Baseline output", x.o, -1, "del", x.eb));
-      outs.appendChild(diffBlock("Candidate output", x.o, 1, "ins", x.ec));
+    var baseText = x.same ? x.oc : x.ob;
+    if (compare && typeof baseText === "string" && typeof x.oc === "string") {
+      var segments = wordDiff(baseText, x.oc);
+      outs.appendChild(diffBlock("Baseline output", segments, -1, "del", x.eb));
+      outs.appendChild(diffBlock("Candidate output" + (x.same ? " (identical)" : ""), segments, 1, "ins", x.ec));
     } else {
       if (compare) outs.appendChild(outputBlock("Baseline output", x.ob, x.eb));
       outs.appendChild(outputBlock(compare ? "Candidate output" : "Output", x.oc, x.ec));
