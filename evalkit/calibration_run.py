@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,16 +28,23 @@ from evalkit.calibration import (
     Agreement,
     CalibratedItem,
     CalibrationRecord,
+    Estimate,
+    Figure,
+    JudgeGateStatus,
     LabelValue,
     Scale,
     agreement,
+    encode,
+    judge_gate_status,
+    load_record,
     record_path,
     save_record,
 )
 from evalkit.calibration_labels import LabelledItem, LabelledSet, load_labels
+from evalkit.records import Run, RunManifest
 
 if TYPE_CHECKING:
-    from evalkit.config import ProjectConfig
+    from evalkit.config import ProjectConfig, SuiteConfig
     from evalkit.judges import JudgeDefinition, Verdict
     from evalkit.llm import ModelClient
     from evalkit.scorers.judge import JudgeReply, JudgeScorer
@@ -286,6 +294,11 @@ def calibrate_judge(
         if cache is not None:
             cache.close()
     target = record_path(folder, definition.name)
+    root = Path(project.root).resolve()
+    labels_file = Path(labels.path).resolve()
+    if labels_file.is_relative_to(root):
+        # Stored relative to the project, so the committed record names no local folder.
+        record = record.model_copy(update={"labels_path": str(labels_file.relative_to(root))})
     if write:
         save_record(record, target)
     return record, target
@@ -295,3 +308,185 @@ def record_summary(record: CalibrationRecord) -> dict[str, Any]:
     """Returns the record without its per-item rows (for ``--json`` output)."""
     data: dict[str, Any] = json.loads(record.model_dump_json(exclude={"items"}))
     return data
+
+
+# ---------------------------------------------------------------- gate and report views
+
+
+def judge_names_for(suite: SuiteConfig) -> dict[str, str]:
+    """Returns metric -> judge name for the suite's ``judge`` scorer metrics."""
+    names = {}
+    for spec in suite.metrics:
+        if spec.scorer_name == "judge":
+            name = spec.params.get("name") or suite.judge
+            if isinstance(name, str):
+                names[spec.name] = Path(name).stem if name.endswith(".toml") else name
+    return names
+
+
+def _records(judges_dir: Path) -> dict[str, CalibrationRecord]:
+    found = {}
+    if judges_dir.is_dir():
+        for path in sorted(judges_dir.glob("*.calibration.json")):
+            record = load_record(path)
+            if record is not None:
+                found[path.name.removesuffix(".calibration.json")] = record
+    return found
+
+
+def judge_metric_statuses(
+    manifest: RunManifest,
+    judges_dir: str | Path,
+    *,
+    min_n: int = 50,
+    min_kappa: float = 0.6,
+    judge_names: Mapping[str, str] | None = None,
+) -> dict[str, JudgeGateStatus]:
+    """Returns metric -> gate status for every judge metric of a run.
+
+    A metric's record is the one made with the fingerprint the run's judge had (found
+    among ``judges_dir/*.calibration.json``); failing that, the record of the judge named
+    in ``judge_names`` (from :func:`judge_names_for`), which is then ``stale``. With
+    neither, the metric is ``uncalibrated``. Companion metrics (gate = false, such as a
+    pairwise judge's position flip) are left out: they never gate.
+    """
+    records = _records(Path(judges_dir))
+    by_fingerprint = {record.fingerprint: record for record in records.values()}
+    statuses = {}
+    for info in manifest.metrics:
+        if not info.judge_fingerprint or not info.gate:
+            continue
+        record = by_fingerprint.get(info.judge_fingerprint)
+        name = (judge_names or {}).get(info.name)
+        if record is None and name is not None:
+            record = records.get(name)
+        if record is None:
+            known = ", ".join(sorted(records)) or "none"
+            statuses[info.name] = JudgeGateStatus(
+                "uncalibrated",
+                f"no calibration record for judge fingerprint {info.judge_fingerprint} "
+                f"(records in {judges_dir}: {known}); run `evalkit calibrate JUDGE`",
+            )
+            continue
+        statuses[info.name] = judge_gate_status(
+            info.judge_fingerprint, record, min_n=min_n, min_kappa=min_kappa
+        )
+    return statuses
+
+
+def _interval(estimate: Estimate | Figure | None) -> dict[str, float | None] | None:
+    if estimate is None:
+        return None
+    if isinstance(estimate, Figure):
+        return {"estimate": estimate.value, "ci_low": estimate.ci_low, "ci_high": estimate.ci_high}
+    value = estimate.estimate
+    return {
+        "estimate": None if value != value else value,  # NaN: undefined
+        "ci_low": estimate.ci_low,
+        "ci_high": estimate.ci_high,
+    }
+
+
+def reliability(record: CalibrationRecord) -> list[dict[str, Any]]:
+    """Returns, per judge label, how many items got it and people's mean on them.
+
+    The data of a reliability plot: a judge that agrees with people has people's mean
+    rising with its label (binary: people pass 0% of its fails, 100% of its passes).
+    """
+    scored = [item for item in record.items if item.judge is not None]
+    rows = []
+    for label in record.categories:
+        chosen = [item for item in scored if item.judge == label]
+        people = encode([item.people for item in chosen], record.scale)
+        rows.append(
+            {
+                "judge": label,
+                "n": len(chosen),
+                "people_mean": float(people.mean()) if len(chosen) else None,
+            }
+        )
+    return rows
+
+
+def metric_estimates(
+    run: Run, metric: str, record: CalibrationRecord, *, alpha: float = 0.05
+) -> dict[str, Any]:
+    """Returns the raw, corrected and (with people's labels of the run) PPI estimates."""
+    from evalkit.calibration import corrected_mean_ordinal, corrected_rate, naive_rate
+    from evalkit.labelling import ppi_for_metric
+
+    scores = run.scores
+    values = scores[(scores["metric"] == metric) & scores["value"].notna()]["value"].to_numpy()
+    row: dict[str, Any] = {"metric": metric, "n": int(values.size)}
+    if values.size == 0:
+        return row
+    judge, people = record.calibration_arrays()
+    corrected: Estimate | None = None
+    if record.scale == "binary":
+        row["raw"] = _interval(naive_rate(values, alpha=alpha))
+        try:
+            corrected = corrected_rate(values, judge, people, alpha=alpha)
+        except ValueError as err:
+            row["note"] = str(err)
+        if corrected is not None:
+            row["sensitivity"] = corrected.sensitivity  # type: ignore[attr-defined]
+            row["specificity"] = corrected.specificity  # type: ignore[attr-defined]
+            row["method"] = corrected.method
+            if corrected.note:
+                row["note"] = corrected.note
+    elif record.scale == "ordinal":
+        row["raw"] = {"estimate": float(values.mean()), "ci_low": None, "ci_high": None}
+        corrected = corrected_mean_ordinal(values, judge, people, alpha=alpha)
+        row["method"] = corrected.method
+    row["corrected"] = _interval(corrected)
+    row["ppi"] = _interval(ppi_for_metric(run, metric, alpha=alpha))
+    return row
+
+
+def calibration_report(
+    run: Run,
+    judges_dir: str | Path,
+    *,
+    min_n: int = 50,
+    min_kappa: float = 0.6,
+    judge_names: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> dict[str, dict[str, Any]]:
+    """Returns, per judge of the run, the mapping the HTML report's calibration section shows.
+
+    Keys per judge: ``status``, ``note`` (the gate's reason), ``fingerprint``, ``n``,
+    ``scale``, ``figures`` (name -> estimate/ci_low/ci_high), ``confusion`` (labels and
+    matrix, rows people), ``flip_rate``, ``reliability`` (:func:`reliability`) and
+    ``estimates`` (per metric: raw, corrected and PPI, see :func:`metric_estimates`).
+    A judge metric without a record appears with its status and reason only.
+    """
+    statuses = judge_metric_statuses(
+        run.manifest, judges_dir, min_n=min_n, min_kappa=min_kappa, judge_names=judge_names
+    )
+    records = _records(Path(judges_dir))
+    by_fingerprint = {record.fingerprint: record for record in records.values()}
+    infos = {info.name: info for info in run.manifest.metrics}
+    out: dict[str, dict[str, Any]] = {}
+    for metric, status in statuses.items():
+        fingerprint = infos[metric].judge_fingerprint or ""
+        record = by_fingerprint.get(fingerprint) or records.get((judge_names or {}).get(metric, ""))
+        key = record.judge if record is not None else metric
+        view = out.setdefault(
+            key, {"status": status.status, "note": status.reason, "estimates": []}
+        )
+        if record is None:
+            continue
+        figures = {name: _interval(figure) for name, figure in record.figures.items()}
+        view.update(
+            fingerprint=record.fingerprint,
+            n=record.n,
+            scale=record.scale,
+            figures={name: value for name, value in figures.items() if name != "flip_rate"},
+            confusion={"labels": record.confusion.labels, "matrix": record.confusion.counts},
+            reliability=reliability(record),
+        )
+        if "flip_rate" in record.figures:
+            view["flip_rate"] = _interval(record.figures["flip_rate"])
+        if status.status != "stale":
+            view["estimates"].append(metric_estimates(run, metric, record, alpha=alpha))
+    return out
