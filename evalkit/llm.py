@@ -285,6 +285,8 @@ async def _litellm_call(request: ModelRequest, model: str, api_base: str | None)
     litellm = _import_litellm()
 
     params = {k: v for k, v in request.params.items() if k not in SECRET_PARAMS}
+    if request.model == EMBEDDED_MODEL and request.mode == "text":
+        params = grammar_for_text_completion(params)
     options: dict[str, Any] = {
         "model": model,
         "timeout": request.timeout,
@@ -304,6 +306,35 @@ async def _litellm_call(request: ModelRequest, model: str, api_base: str | None)
             messages = [{"role": "user", "content": request.prompt}]
         return await litellm.acompletion(messages=messages, **options)
     return await litellm.atext_completion(prompt=request.prompt or "", **options)
+
+
+def grammar_for_text_completion(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns ``params`` with a JSON ``response_format`` turned into a llama.cpp grammar.
+
+    llama-cpp-python's server honours ``response_format`` (with a ``schema``) on chat
+    completions only; on text completion it takes a GBNF ``grammar``. So a JSON schema
+    passed as ``extra_body={"response_format": {"type": "json_object", "schema": ...}}``
+    (what evalkit's scorers send) is converted here with llama.cpp's own converter.
+    """
+    extra = dict(params.get("extra_body") or {})
+    response_format = extra.get("response_format") or params.get("response_format")
+    if not isinstance(response_format, Mapping) or "grammar" in extra:
+        return dict(params)
+    if response_format.get("type") not in ("json_object", "json_schema"):
+        return dict(params)
+    from llama_cpp import llama_grammar
+
+    schema = response_format.get("schema") or (response_format.get("json_schema") or {}).get(
+        "schema"
+    )
+    extra.pop("response_format", None)
+    if schema:
+        extra["grammar"] = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    else:
+        extra["grammar"] = llama_grammar.JSON_GBNF
+    converted = {k: v for k, v in params.items() if k != "response_format"}
+    converted["extra_body"] = extra
+    return converted
 
 
 def _where(request: ModelRequest, api_base: str | None) -> str:
