@@ -133,6 +133,31 @@ class CaseMeans:
     n_samples: IntArray
 
 
+@dataclass(frozen=True)
+class CodeMoments:
+    """Mean, SD and counts of values grouped by integer code (NaN values left out)."""
+
+    mean: FloatArray  # NaN where no value of the code is scored
+    sd: FloatArray  # ddof=1; 0 with fewer than 2 scored values
+    n_scored: FloatArray
+    n_rows: FloatArray
+
+
+def moments_by_code(codes: IntArray, values: FloatArray, n_codes: int) -> CodeMoments:
+    """Returns per-code means and SDs of ``values`` (codes in range(n_codes)), via bincount."""
+    scored = ~np.isnan(values)
+    filled = np.where(scored, values, 0.0)
+    n_scored = np.bincount(codes, weights=scored, minlength=n_codes).astype(np.float64)
+    total = np.bincount(codes, weights=filled, minlength=n_codes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n_scored
+        centred = np.where(scored, values - mean[codes], 0.0)
+        sum_sq = np.bincount(codes, weights=centred**2, minlength=n_codes)
+        sd = np.where(n_scored >= 2, np.sqrt(sum_sq / (n_scored - 1)), 0.0)
+    n_rows = np.bincount(codes, minlength=n_codes).astype(np.float64)
+    return CodeMoments(mean, sd, n_scored, n_rows)
+
+
 def average_samples(
     case_ids: npt.ArrayLike, values: npt.ArrayLike, samples: npt.ArrayLike | None = None
 ) -> CaseMeans:
@@ -150,22 +175,13 @@ def average_samples(
         pairs = pd.MultiIndex.from_arrays([codes, np.asarray(samples)])
         if pairs.has_duplicates:
             raise ValueError("a (case_id, sample) pair appears more than once")
-    scored = ~np.isnan(vals)
-    filled = np.where(scored, vals, 0.0)
-    k = len(uniques)
-    n_scored = np.bincount(codes, weights=scored, minlength=k)
-    total = np.bincount(codes, weights=filled, minlength=k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / n_scored
-        centred = np.where(scored, vals - mean[codes], 0.0)
-        sum_sq = np.bincount(codes, weights=centred**2, minlength=k)
-        sd = np.where(n_scored >= 2, np.sqrt(sum_sq / (n_scored - 1)), 0.0)
+    moments = moments_by_code(codes.astype(np.int64), vals, len(uniques))
     return CaseMeans(
         case_ids=np.asarray(uniques, dtype=object),
-        mean=mean,
-        sd=sd,
-        n_scored=n_scored.astype(np.int64),
-        n_samples=np.bincount(codes, minlength=k).astype(np.int64),
+        mean=moments.mean,
+        sd=moments.sd,
+        n_scored=moments.n_scored.astype(np.int64),
+        n_samples=moments.n_rows.astype(np.int64),
     )
 
 
