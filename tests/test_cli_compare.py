@@ -211,3 +211,30 @@ def test_score_file_comparison_matches_the_library_on_the_same_numbers(tmp_path:
     [row] = result.overall()
     assert row.delta == pytest.approx(float(np.mean(cand_values - base_values)))
     assert row.verdict == "regression" and row.test == "wilcoxon"
+
+
+def test_compare_suite_flag_applies_the_suites_gate_and_metric_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "evalkit.toml").write_text(
+        "[suites.qa]\n"
+        'golden = "qa.jsonl"\n'
+        'metrics = [{ name = "correct", gate = false }, "f1"]\n'
+        "[suites.qa.gate]\n"
+        "alpha = 0.01\n",
+        encoding="utf-8",
+    )
+    base_rows = binary_scores([1.0] * 80 + [0.0] * 20)
+    cand_rows = binary_scores([1.0] * 55 + [0.0] * 45)
+    f1 = [{"case_id": f"q{i:03d}", "metric": "f1", "value": 0.5} for i in range(100)]
+    base = write_jsonl(tmp_path / "b.jsonl", base_rows + f1)
+    cand = write_jsonl(tmp_path / "c.jsonl", cand_rows + f1)
+    assert main(["compare", str(base), str(cand)]) == 1
+    capsys.readouterr()
+    assert main(["compare", str(base), str(cand), "--suite", "qa", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["gate"]["alpha"] == 0.01
+    correct = next(r for r in data["metrics"] if r["metric"] == "correct")
+    assert correct["verdict"] == "regression" and correct["gating"] is False
+    assert main(["compare", str(base), str(cand), "--suite", "nope"]) == 2
+    assert "no suite named 'nope'" in capsys.readouterr().err
