@@ -314,16 +314,17 @@ def _bootstrap_means(
     """
     n_units, m = unit_sums.shape
     out = np.empty((n_boot, m))
+    # One product gives numerators and denominators; with no missing values every
+    # column's denominator is the same total weight, so one column of ones serves all.
     ones = bool(np.all(unit_counts == 1.0))
+    stacked = np.hstack([unit_sums, np.ones((n_units, 1)) if ones else unit_counts])
     chunk = max(1, _BOOT_CHUNK_ELEMENTS // max(n_units, 1))
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
         draws = rng.integers(0, len(_POISSON_ONE), size=(size, n_units), dtype=np.uint16)
-        weights = _POISSON_ONE[draws]
-        numerator = weights @ unit_sums
-        denominator = weights.sum(axis=1)[:, None] if ones else weights @ unit_counts
+        products = _POISSON_ONE[draws] @ stacked
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + size] = numerator / denominator
+            out[start : start + size] = products[:, :m] / products[:, m:]
     return out
 
 
