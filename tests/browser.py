@@ -93,13 +93,17 @@ def requested_urls(driver: Any) -> list[str]:
 
 
 def wait_ready(driver: Any, timeout: float = 10.0) -> float:
-    """Waits until the report's script has rendered; returns its ready time in ms."""
+    """Waits until the report's table is rendered and painted; returns that time in ms.
+
+    The time is from navigation start to the first idle moment after the first frame
+    with the table was painted (``window.__evalkitSettledAt``).
+    """
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(
-        lambda d: d.execute_script("return window.__evalkitReady === true")
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: d.execute_script("return typeof window.__evalkitSettledAt === 'number'")
     )
-    return float(driver.execute_script("return window.__evalkitReadyAt"))
+    return float(driver.execute_script("return window.__evalkitSettledAt"))
 
 
 def full_page_screenshot(driver: Any, path: Path, max_height: int = 6000) -> Path:

@@ -368,3 +368,52 @@ def test_cli_report_writes_to_report_dir_and_prints_path(
     assert printed.exists() and (printed.parent / "summary.md").exists()
     assert main(["report", "cand", "-o", str(tmp_path / "single.html")]) == 0
     assert "Single run" in (tmp_path / "single.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_report_from_stored_runs_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """evalkit report with the real run store and the real compare_runs."""
+    import evalkit.compare
+    from evalkit.cli import main
+    from evalkit.store import RunStore
+
+    data = synthetic_runs(20, seed=7)
+    store = RunStore(tmp_path / "runs")
+    store.write_run(data.baseline)
+    store.write_run(data.candidate)
+    made: list[Comparison] = []
+    real = evalkit.compare.compare_runs
+
+    def recording(*args: Any, **kwargs: Any) -> Comparison:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(evalkit.compare, "compare_runs", recording)
+    out = tmp_path / "out" / "report.html"
+    argv = ["report", "run-candidate", "--baseline", "run-baseline", "-o", str(out)]
+    assert main([*argv, "--store", str(tmp_path / "runs")]) == 0
+    assert Path(capsys.readouterr().out.strip()) == out
+    summary = json.loads(out.with_name("summary.json").read_text(encoding="utf-8"))
+    (comparison,) = made
+    assert comparison.baseline_id == "run-baseline" and comparison.candidate_id == "run-candidate"
+    assert summary["verdict"] == ("pass" if comparison.gate.passed else "fail")
+    assert summary["reasons"] == list(comparison.gate.reasons)
+    assert [(m["metric"], m["verdict"]) for m in summary["metrics"]] == [
+        (m.metric, m.verdict) for m in comparison.overall()
+    ]
+    payload = embedded_payload(out.read_text(encoding="utf-8"))
+    assert len(payload["cases"]) == 20 and payload["mode"] == "comparison"
+
+
+def test_report_reads_a_committed_baseline_file(tmp_path: Path) -> None:
+    from evalkit.baseline import write_baseline
+    from evalkit.cli.report_cmd import load_run_ref
+    from evalkit.config import ProjectConfig
+
+    data = synthetic_runs(10, seed=8)
+    path = write_baseline(data.baseline, tmp_path / "synthetic.baseline.jsonl")
+    loaded = load_run_ref(str(path), ProjectConfig(), None)
+    assert loaded.manifest.run_id == "run-baseline"
+    assert sorted(loaded.outputs["case_id"]) == sorted(data.baseline.outputs["case_id"])

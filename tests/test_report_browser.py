@@ -196,6 +196,13 @@ def test_word_diff_in_the_page_keeps_both_texts_and_marks_changed_words(
     assert browser.execute_script(
         "return evalkitWordDiff('The capital is Paris.', 'The capital is Lyon.')"
     ) == [[0, "The capital is "], [-1, "Paris"], [1, "Lyon"], [0, "."]]
+    # A lone space between two changed words is folded into the change.
+    assert browser.execute_script("return evalkitWordDiff('x a b y', 'x c d y')") == [
+        [0, "x "],
+        [-1, "a b"],
+        [1, "c d"],
+        [0, " y"],
+    ]
 
     base = data.baseline.outputs.set_index("case_id")["text"]
     cand = data.candidate.outputs.set_index("case_id")["text"]

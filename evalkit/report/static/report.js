@@ -4,7 +4,9 @@
 (function () {
   "use strict";
 
+  performance.mark("evalkit-start");
   var data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  performance.mark("evalkit-parsed");
   var metrics = data.metrics;
   var cases = data.cases;
   var compare = data.mode === "comparison";
@@ -114,7 +116,35 @@
       for (; j < m; j++) push(1, b[start + j]);
     }
     push(0, a.slice(endA).join(""));
-    return segments;
+    return mergeShortEquals(segments);
+  }
+
+  // A lone space or punctuation mark matched between two changes makes a diff noisy
+  // ("-a +c  -b +d"); fold it into the changes ("-a b +c d"). Each side keeps its text.
+  var SHORT_GAP = /^[^\p{L}\p{N}]{0,3}$/u;
+  function mergeShortEquals(segments) {
+    var out = [], del = "", ins = "";
+    function flush() {
+      if (del) out.push([-1, del]);
+      if (ins) out.push([1, ins]);
+      del = ""; ins = "";
+    }
+    for (var k = 0; k < segments.length; k++) {
+      var op = segments[k][0], text = segments[k][1];
+      var next = segments[k + 1];
+      if (op === 0 && (del || ins) && next && next[0] !== 0 && SHORT_GAP.test(text)) {
+        del += text; ins += text;
+      } else if (op === 0) {
+        flush();
+        out.push([0, text]);
+      } else if (op === -1) {
+        del += text;
+      } else {
+        ins += text;
+      }
+    }
+    flush();
+    return out;
   }
   window.evalkitWordDiff = wordDiff; // for tests and the curious
 
@@ -550,7 +580,12 @@
   }
 
   applyFilters();
+  performance.mark("evalkit-ready");
   window.__evalkitReady = true;
   window.__evalkitReadyAt = performance.now();
+  // "Settled": the first frame with the table has been painted and the thread is free.
+  requestAnimationFrame(function () {
+    setTimeout(function () { window.__evalkitSettledAt = performance.now(); }, 0);
+  });
   document.documentElement.dataset.ready = "1";
 })();
