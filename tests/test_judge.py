@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from evalkit.judges import JudgeDefinition, UnparseableVerdict, load_judge, pars
 from evalkit.llm import CallResult, ModelClient, ModelRequest
 from evalkit.records import Output
 from evalkit.scorers import ScoreInput, ScorerContext, create_scorer
+from evalkit.scorers.exact import extract_json
 from evalkit.scorers.judge import RETRY_SAMPLE_OFFSET
 from evalkit.scoring import score_outputs
 
@@ -377,4 +377,4 @@ def test_correctness_judge_gives_parseable_verdicts_on_embedded_gemma(tmp_path: 
     results = asyncio.run(scorer.score(batch))
     # The 270M model is a weak judge; what must hold is that the constrained JSON parses.
     assert all(r.value in (0.0, 1.0) for r in results), [r.error for r in results]
-    assert all(json.loads(r.raw or "")["verdict"] in ("pass", "fail") for r in results)
+    assert all(extract_json(r.raw or "")["verdict"] in ("pass", "fail") for r in results)
