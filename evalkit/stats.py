@@ -466,6 +466,26 @@ def _wilcoxon_pvalues(differences: FloatArray) -> tuple[float, float, float]:
     return less, greater, min(1.0, 2.0 * min(less, greater))
 
 
+def _wilcoxon_columns(differences: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Returns (p_less, p_greater, p_two_sided) per column of a NaN-free (n, m) array.
+
+    One vectorised scipy call per alternative. Only for n > 50 rows, where scipy uses the
+    normal approximation for every column, so each column's p-value equals the one
+    :func:`wilcoxon_signed_rank` gives it alone (for small n scipy chooses exact or
+    asymptotic from the ties of *all* columns at once).
+    """
+    if differences.shape[0] <= 50:
+        raise ValueError("vectorised Wilcoxon needs more than 50 rows")
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-zero columns
+        less = np.atleast_1d(sps.wilcoxon(differences, axis=0, alternative="less").pvalue)
+        greater = np.atleast_1d(sps.wilcoxon(differences, axis=0, alternative="greater").pvalue)
+    no_change = np.count_nonzero(differences, axis=0) == 0
+    less = np.where(no_change, 1.0, less)
+    greater = np.where(no_change, 1.0, greater)
+    return less, greater, np.minimum(1.0, 2.0 * np.minimum(less, greater))
+
+
 # ---------------------------------------------------------------- sign-flip permutation
 
 
@@ -786,6 +806,7 @@ class PairedColumns:
     ci_low: FloatArray
     ci_high: FloatArray
     se: FloatArray  # cluster-robust when clustered, else CLT
+    se_clt: FloatArray  # sd(d) / sqrt(n), ignoring clusters
     p_worse: FloatArray  # one-sided, H1: candidate worse
     p_better: FloatArray  # one-sided, H1: candidate better
     p_two_sided: FloatArray
@@ -884,10 +905,13 @@ def paired_columns(
         p_less, p_greater, p_two = less, greater, two
         tests = ["cluster-permutation-exact" if exact else "cluster-permutation"] * m
     else:
-        for j in range(m):
-            if tests[j]:
-                continue
-            p_less[j], p_greater[j], p_two[j] = _wilcoxon_pvalues(diff[paired[:, j], j])
+        pending = [j for j in range(m) if not tests[j]]
+        batch = [j for j in pending if paired[:, j].all()] if n > 50 else []
+        if batch:
+            p_less[batch], p_greater[batch], p_two[batch] = _wilcoxon_columns(diff[:, batch])
+        for j in pending:
+            if j not in batch:
+                p_less[j], p_greater[j], p_two[j] = _wilcoxon_pvalues(diff[paired[:, j], j])
             tests[j] = "wilcoxon"
 
     too_few = moments.n_units < MIN_UNITS
@@ -908,6 +932,7 @@ def paired_columns(
         ci_low=ci_low,
         ci_high=ci_high,
         se=se,
+        se_clt=moments.se,
         p_worse=p_worse,
         p_better=p_better,
         p_two_sided=p_two,

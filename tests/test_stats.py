@@ -448,3 +448,13 @@ def test_paired_columns_share_resamples_and_accept_per_column_settings() -> None
     single = stats.paired_compare(base[:, 1], cand[:, 1], kind="continuous", margin=0.02)
     assert single.p_value == pytest.approx(columns.p_worse[1])
     assert single.delta == pytest.approx(columns.delta[1])
+
+
+def test_vectorised_wilcoxon_equals_one_column_at_a_time() -> None:
+    rng = np.random.default_rng(14)
+    d = np.round(rng.normal(0.05, 0.3, (120, 6)), 1)  # ties and zeros
+    d[:, 3] = 0.0  # no change at all
+    less, greater, two = stats._wilcoxon_columns(d)
+    for j in range(6):
+        assert (less[j], greater[j], two[j]) == pytest.approx(stats._wilcoxon_pvalues(d[:, j]))
+    assert two[3] == 1.0

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from evalkit import stats
 
@@ -104,16 +105,21 @@ def test_on_clustered_data_naive_ci_under_covers_and_clustered_ci_covers_nominal
     rng = np.random.default_rng(777)
     d, groups, _ = _clustered_differences(rng, n_clusters=60, size=8)
     zeros = np.zeros_like(d)
-    naive_hits = 0
-    robust_hits = 0
-    for j in range(REPLICATES):
-        result = stats.paired_mean_difference(zeros[:, j], d[:, j], groups=groups)
-        low, high = result.confidence_interval(0.95, clustered=False)
-        naive_hits += low <= 0.0 <= high
-        low, high = result.confidence_interval(0.95, clustered=True)
-        robust_hits += low <= 0.0 <= high
     columns = stats.paired_columns(zeros, d, kinds="continuous", groups=groups, rng=5)
+    n, n_clusters = d.shape[0], int(groups.max()) + 1
+    naive_half = sps.t.ppf(0.975, n - 1) * columns.se_clt
+    robust_half = sps.t.ppf(0.975, n_clusters - 1) * columns.se
+    naive_hits = np.sum(np.abs(columns.delta) <= naive_half)
+    robust_hits = np.sum(np.abs(columns.delta) <= robust_half)
     boot_hits = np.sum((columns.ci_low <= 0.0) & (columns.ci_high >= 0.0))
+    # The same intervals as MeanDifference.confidence_interval gives one replicate.
+    first = stats.paired_mean_difference(zeros[:, 0], d[:, 0], groups=groups)
+    assert first.confidence_interval(clustered=True)[1] == pytest.approx(
+        columns.delta[0] + robust_half[0]
+    )
+    assert first.confidence_interval(clustered=False)[1] == pytest.approx(
+        columns.delta[0] + naive_half[0]
+    )
     tolerance = 3 * _mc_se(0.95, REPLICATES)
     naive, robust, boot = naive_hits / REPLICATES, robust_hits / REPLICATES, boot_hits / REPLICATES
     # Design effect here is 1 + (8 - 1) * 0.5 = 4.5: the naive 95% CI covers ~65%.
