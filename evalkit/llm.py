@@ -463,14 +463,27 @@ def _parse_response(
     )
 
 
+_UNPRICED_MODELS: set[str] = set()
+
+
 def _cost(response: Any) -> float:
     """Returns the call's cost in USD; 0 for local or unknown models (never raises)."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    known = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    if isinstance(known, int | float) and known > 0:
+        return float(known)  # LiteLLM already priced it while logging the call
+    model = str(getattr(response, "model", ""))
+    if model in _UNPRICED_MODELS:
+        # completion_cost raises for a model missing from the price map, which costs
+        # ~2 ms a call; remember the answer instead of asking again.
+        return 0.0
     try:
         import litellm
 
         cost = litellm.completion_cost(completion_response=response)
         return float(cost) if cost else 0.0
     except Exception:
+        _UNPRICED_MODELS.add(model)
         return 0.0
 
 

@@ -34,6 +34,8 @@ class Output:
     attempts: int = 1
     finish_reason: str | None = None
     prompt: str | None = None
+    # Passages a callable SUT (e.g. a RAG pipeline) says it retrieved; None for plain models.
+    contexts: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:

@@ -64,7 +64,10 @@ class Journal:
                     continue  # a line torn by a crash mid-write
                 if not isinstance(data, dict):
                     continue
-                output = Output(**{k: v for k, v in data.items() if k in fields})
+                kept = {k: v for k, v in data.items() if k in fields}
+                if isinstance(kept.get("contexts"), list):
+                    kept["contexts"] = tuple(kept["contexts"])
+                output = Output(**kept)
                 rows[(output.case_id, output.sample)] = output
         return rows
 
@@ -236,6 +239,7 @@ async def generate_outputs(
                 attempts=result.attempts,
                 finish_reason=result.finish_reason,
                 prompt=job.prompt_text,
+                contexts=result.contexts,
             )
             journal.append(output)
             results[(job.case_id, job.sample)] = output

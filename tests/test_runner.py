@@ -202,6 +202,7 @@ def test_callable_sut_sync_and_async(
     golden = _golden(3, input_of={"question": "q"})
     outputs = _run(suite, golden, tmp_path / "j.jsonl")
     assert [o.text for o in outputs] == [expected] * 3
+    assert [o.contexts for o in outputs] == [("doc one",) if "async" in expected else None] * 3
 
 
 def test_callable_sut_failure_is_an_error_row(sut_module: str, tmp_path: Path) -> None:
