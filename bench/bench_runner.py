@@ -31,8 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import evalkit  # noqa: E402, F401  (offline defaults before litellm)
 from fakeserver import FakeOpenAIServer  # noqa: E402
+
+import evalkit  # noqa: E402, F401  (offline defaults before litellm)
 
 LATENCY = 0.2
 CONCURRENCY = 32
