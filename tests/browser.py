@@ -71,6 +71,10 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[Any]:
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.set_window_size(width, height)
+        # Start from a blank page and drop what the browser's start page logged.
+        driver.get("about:blank")
+        driver.get_log("performance")
+        driver.get_log("browser")
         yield driver
     finally:
         driver.quit()

@@ -417,3 +417,25 @@ def test_report_reads_a_committed_baseline_file(tmp_path: Path) -> None:
     loaded = load_run_ref(str(path), ProjectConfig(), None)
     assert loaded.manifest.run_id == "run-baseline"
     assert sorted(loaded.outputs["case_id"]) == sorted(data.baseline.outputs["case_id"])
+
+
+def test_top_regressed_ranks_new_critical_failures_first_and_skips_known_ones() -> None:
+    from evalkit.comparison import CaseDiff
+    from evalkit.report.data import MetricView, _top_regressed
+
+    def case(case_id: str, b: float, c: float, **flags: Any) -> CaseDiff:
+        return CaseDiff(case_id, (), None, {"m": b}, {"m": c}, {"m": c - b}, {}, **flags)
+
+    metrics = [MetricView("m", "continuous")]
+    ranked = _top_regressed(
+        [
+            case("small-drop", 0.5, 0.4),
+            case("known-critical", 0.2, 0.2, critical_failed=True, known_failure=True),
+            case("big-drop", 0.9, 0.1),
+            case("new-critical", 0.6, 0.55, critical_failed=True),
+            case("better", 0.1, 0.9),
+        ],
+        metrics,
+    )
+    assert [r.case_id for r in ranked] == ["new-critical", "big-drop", "small-drop"]
+    assert ranked[0].critical and not ranked[1].critical

@@ -658,7 +658,8 @@ def _top_regressed(
             scaled = oriented / _span(metric)
             if worst is None or scaled < worst[0]:
                 worst = (scaled, metric)
-        if worst is None and not case.critical_failed:
+        newly_critical = case.critical_failed and not case.known_failure
+        if worst is None and not newly_critical:
             continue
         chosen = worst[1] if worst else (metrics[0] if metrics else None)
         name = chosen.name if chosen else ""
@@ -669,9 +670,9 @@ def _top_regressed(
             candidate=case.candidate.get(name),
             delta=case.delta.get(name),
             flipped=case.flipped.get(name),
-            critical=case.critical_failed,
+            critical=newly_critical,
         )
-        ranked.append(((0 if case.critical_failed else 1, worst[0] if worst else 0.0), entry))
+        ranked.append(((0 if newly_critical else 1, worst[0] if worst else 0.0), entry))
     ranked.sort(key=lambda item: item[0])
     return [entry for _, entry in ranked[:limit]]
 

@@ -174,7 +174,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 f"{_f(row['ci_high'], True)}] | {_p(row['p_value'])} | {_p(row['q_value'])} | "
                 f"{_f(row['mde'])} | {verdict_text} |"
             )
-        slices = summary["slices"][:MAX_MD_SLICES]
+        slices = [
+            row for row in summary["slices"] if row["verdict"] in ("regression", "improvement")
+        ][:MAX_MD_SLICES]
         if slices:
             lines.append("")
             lines.append("Slices that changed:")
