@@ -21,7 +21,7 @@ STATEMENTS = "breakdown and generate a list of statements"
 @pytest.fixture
 def judge_params(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    return {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}
+    return {"judge": {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}}
 
 
 def reply(data: Any) -> str:

@@ -28,7 +28,7 @@ CONTEXTS = (
 @pytest.fixture
 def judge_params(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    return {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}
+    return {"judge": {"model": "openai/judge", "mode": "chat", "api_base": openai_server.url}}
 
 
 def reply(data: Any) -> str:
@@ -229,3 +229,32 @@ def test_judge_call_errors_are_unscored(openai_server: Any, judge_params: dict[s
     (result,) = run("context_recall", judge_params, [case("Paris", expected="Paris")])
     assert result.value is None
     assert "judge call failed: 401" in (result.error or "")
+
+
+def test_judge_option_takes_a_judge_name_or_a_table(tmp_path: Path) -> None:
+    from evalkit.config import ProjectConfig, SuiteConfig
+    from evalkit.errors import ConfigError
+    from evalkit.scorers.judge import resolve_judge_model
+
+    judges = tmp_path / "judges"
+    judges.mkdir()
+    (judges / "grader.toml").write_text(
+        'model = "openai/big"\nmode = "chat"\nrubric = "r"\ntemplate = "{{ output }}"\n'
+        "params = { max_tokens = 5 }\n"
+    )
+    project = ProjectConfig(source=str(tmp_path / "evalkit.toml"), root=str(tmp_path))
+    suite = SuiteConfig(name="s", golden="g.jsonl", judge="grader")
+    context = ScorerContext(project=project, suite=suite)
+    assert resolve_judge_model(context).model == "openai/big"  # the suite's judge
+    named = resolve_judge_model(ScorerContext(project=project), "grader")
+    assert (named.model, named.mode, dict(named.params)) == (
+        "openai/big",
+        "chat",
+        {"max_tokens": 5},
+    )
+    table = resolve_judge_model(context, {"model": "openai/small", "mode": "chat"})
+    assert (table.model, table.mode) == ("openai/small", "chat")  # a model overrides the suite's
+    default = resolve_judge_model(ScorerContext())
+    assert (default.model, default.mode) == ("embedded", "text")
+    with pytest.raises(ConfigError, match="unknown judge keys"):
+        create_scorer("faithfulness", {"judge": {"modle": "x"}})

@@ -18,7 +18,7 @@ import asyncio
 import functools
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from evalkit.judges import JudgeModel
 from evalkit.scorers.base import (
@@ -31,7 +31,12 @@ from evalkit.scorers.base import (
     describe_error,
     register_scorer,
 )
-from evalkit.scorers.judge import JudgeReplyError, StructuredJudge, resolve_judge_model
+from evalkit.scorers.judge import (
+    JudgeOption,
+    JudgeReplyError,
+    StructuredJudge,
+    resolve_judge_model,
+)
 
 if TYPE_CHECKING:
     from evalkit.llm import ModelClient
@@ -251,18 +256,12 @@ class AnswerRelevancyScorer(DeepEvalScorer):
 def _judge_options(
     context: ScorerContext | None,
     *,
-    judge: str | None,
-    model: str | None,
-    mode: Literal["chat", "text"] | None,
-    api_base: str | None,
-    params: dict[str, Any] | None,
+    judge: JudgeOption,
     concurrency: int | None,
 ) -> dict[str, Any]:
     context = context or ScorerContext()
     return {
-        "judge": resolve_judge_model(
-            context, judge=judge, model=model, mode=mode, api_base=api_base, params=params
-        ),
+        "judge": resolve_judge_model(context, judge),
         "client": context.client,
         "concurrency": concurrency or (context.suite.concurrency if context.suite else 8),
     }
@@ -275,11 +274,7 @@ def geval(
     evaluation_steps: list[str] | None = None,
     evaluation_params: list[str] | None = None,
     rubric: list[dict[str, Any]] | None = None,
-    judge: str | None = None,
-    model: str | None = None,
-    mode: Literal["chat", "text"] | None = None,
-    api_base: str | None = None,
-    params: dict[str, Any] | None = None,
+    judge: JudgeOption = None,
     concurrency: int | None = None,
     context: ScorerContext | None = None,
 ) -> Any:
@@ -294,8 +289,7 @@ def geval(
             "context"; default ["input", "actual_output"].
         rubric: optional score bands, e.g. [{score_range = [0, 3], expected_outcome =
             "wrong"}, {score_range = [4, 10], expected_outcome = "right"}].
-        judge, model, mode, api_base, params, concurrency: the judge model, as for the
-            ragas scorers.
+        judge, concurrency: the judge model and parallelism, as for the ragas scorers.
     """
     if not criteria and not evaluation_steps:
         raise ValueError("geval needs 'criteria' or 'evaluation_steps'")
@@ -313,15 +307,7 @@ def geval(
         evaluation_params=chosen,
         rubric=rubric,
         needs=needs,
-        **_judge_options(
-            context,
-            judge=judge,
-            model=model,
-            mode=mode,
-            api_base=api_base,
-            params=params,
-            concurrency=concurrency,
-        ),
+        **_judge_options(context, judge=judge, concurrency=concurrency),
     )
 
 
@@ -329,11 +315,7 @@ def geval(
 def deepeval_answer_relevancy(
     *,
     include_reason: bool = False,
-    judge: str | None = None,
-    model: str | None = None,
-    mode: Literal["chat", "text"] | None = None,
-    api_base: str | None = None,
-    params: dict[str, Any] | None = None,
+    judge: JudgeOption = None,
     concurrency: int | None = None,
     context: ScorerContext | None = None,
 ) -> Any:
@@ -341,21 +323,12 @@ def deepeval_answer_relevancy(
 
     Args:
         include_reason: one more judge call per case for a written reason (off by default).
-        judge, model, mode, api_base, params, concurrency: the judge model, as for the
-            ragas scorers.
+        judge, concurrency: the judge model and parallelism, as for the ragas scorers.
 
     An output from which the judge extracts no statement is unscored (deepeval says 1).
     """
     return AnswerRelevancyScorer(
         include_reason=include_reason,
         needs=Needs(),
-        **_judge_options(
-            context,
-            judge=judge,
-            model=model,
-            mode=mode,
-            api_base=api_base,
-            params=params,
-            concurrency=concurrency,
-        ),
+        **_judge_options(context, judge=judge, concurrency=concurrency),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -163,33 +163,40 @@ class StructuredJudge:
         return reply.value
 
 
-def resolve_judge_model(
-    context: ScorerContext,
-    *,
-    judge: str | None = None,
-    model: str | None = None,
-    mode: Literal["chat", "text"] | None = None,
-    api_base: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-) -> JudgeModel:
+JudgeOption = str | Mapping[str, Any] | None
+_JUDGE_MODEL_KEYS = ("name", "model", "mode", "api_base", "params", "structured", "timeout")
+
+
+def resolve_judge_model(context: ScorerContext, judge: JudgeOption = None) -> JudgeModel:
     """Returns the judge model for a library metric (ragas, deepeval).
 
-    A named ``judge`` (or, when no ``model`` is given, the suite's judge) supplies model,
-    route and params; explicit options override it. Default: the embedded Gemma, text mode.
+    ``judge`` is the name of a judge in judges/ (its model, mode, api_base and params are
+    used), or a table ``{model, mode, api_base, params, structured, timeout}`` optionally
+    with ``name`` (a judge to start from). Without it: the suite's judge, else the
+    embedded Gemma in text mode.
+
+    Raises:
+        ValueError: the table has an unknown key or a bad value.
     """
+    options: dict[str, Any] = {}
+    if isinstance(judge, str):
+        options = {"name": judge}
+    elif judge is not None:
+        options = dict(judge)
+        unknown = sorted(set(options) - set(_JUDGE_MODEL_KEYS))
+        if unknown:
+            raise ValueError(f"unknown judge keys {unknown}; use any of {list(_JUDGE_MODEL_KEYS)}")
     base = JudgeModel()
-    chosen = judge or (context.suite.judge if context.suite and model is None else None)
-    if chosen:
-        base = load_judge(chosen, context.judges_dir).judge_model
-    return replace(
-        base,
-        model=model or base.model,
-        mode=mode or base.mode,
-        api_base=api_base if api_base is not None else base.api_base,
-        params=dict(params) if params is not None else base.params,
-        timeout=timeout or base.timeout,
-    )
+    name = options.pop("name", None)
+    if name is None and "model" not in options and context.suite and context.suite.judge:
+        name = context.suite.judge
+    if name:
+        base = load_judge(name, context.judges_dir).judge_model
+    if options.get("mode", "text") not in ("chat", "text"):
+        raise ValueError('judge mode must be "chat" or "text"')
+    if options.get("structured", "schema") not in ("schema", "json_object", "none"):
+        raise ValueError('judge structured must be "schema", "json_object" or "none"')
+    return replace(base, **options)
 
 
 def _needs(definition: JudgeDefinition) -> Needs:

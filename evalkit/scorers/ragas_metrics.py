@@ -25,7 +25,7 @@ import functools
 import json
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalkit.embeddings import BUNDLED_MODEL, Embedder, get_embedder
 from evalkit.judges import JudgeModel
@@ -39,7 +39,12 @@ from evalkit.scorers.base import (
     describe_error,
     register_scorer,
 )
-from evalkit.scorers.judge import JudgeReplyError, StructuredJudge, resolve_judge_model
+from evalkit.scorers.judge import (
+    JudgeOption,
+    JudgeReplyError,
+    StructuredJudge,
+    resolve_judge_model,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -213,19 +218,13 @@ def _ragas_scorer(
     needs: Needs,
     context: ScorerContext | None,
     *,
-    judge: str | None,
-    model: str | None,
-    mode: Literal["chat", "text"] | None,
-    api_base: str | None,
-    params: dict[str, Any] | None,
+    judge: JudgeOption,
     concurrency: int | None,
     embedding_model: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> RagasScorer:
     context = context or ScorerContext()
-    judge_model = resolve_judge_model(
-        context, judge=judge, model=model, mode=mode, api_base=api_base, params=params
-    )
+    judge_model = resolve_judge_model(context, judge)
     embedder = None
     if embedding_model is not None:
         folder = context.cache_dir / "embeddings" if context.cache_dir else None
@@ -245,9 +244,9 @@ def _ragas_scorer(
 # Shared documentation of the judge options, appended to each factory's docstring.
 _JUDGE_OPTIONS = """
     Judge options (all metrics):
-        judge: a judge in judges/ whose model, mode, api_base and params to use
+        judge: a judge in judges/ whose model, mode, api_base and params to use, or a
+            table {model, mode, api_base, params, structured, timeout, name}
             (default: the suite's judge, else the embedded Gemma in text mode).
-        model, mode, api_base, params: the judge model, overriding ``judge``.
         concurrency: cases scored at once (default: the suite's concurrency).
 """
 
@@ -257,11 +256,7 @@ def _llm_only_metric(name: str, needs: Needs, doc: str) -> Any:
 
     def factory(
         *,
-        judge: str | None = None,
-        model: str | None = None,
-        mode: Literal["chat", "text"] | None = None,
-        api_base: str | None = None,
-        params: dict[str, Any] | None = None,
+        judge: JudgeOption = None,
         concurrency: int | None = None,
         context: ScorerContext | None = None,
     ) -> Any:
@@ -270,10 +265,6 @@ def _llm_only_metric(name: str, needs: Needs, doc: str) -> Any:
             needs,
             context,
             judge=judge,
-            model=model,
-            mode=mode,
-            api_base=api_base,
-            params=params,
             concurrency=concurrency,
         )
 
@@ -316,11 +307,7 @@ def answer_relevancy(
     *,
     strictness: int = 3,
     embedding_model: str = BUNDLED_MODEL,
-    judge: str | None = None,
-    model: str | None = None,
-    mode: Literal["chat", "text"] | None = None,
-    api_base: str | None = None,
-    params: dict[str, Any] | None = None,
+    judge: JudgeOption = None,
     concurrency: int | None = None,
     context: ScorerContext | None = None,
 ) -> Any:
@@ -338,10 +325,6 @@ def answer_relevancy(
         Needs(),
         context,
         judge=judge,
-        model=model,
-        mode=mode,
-        api_base=api_base,
-        params=params,
         concurrency=concurrency,
         embedding_model=embedding_model,
         options={"strictness": strictness},
