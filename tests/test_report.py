@@ -439,3 +439,8 @@ def test_top_regressed_ranks_new_critical_failures_first_and_skips_known_ones() 
     )
     assert [r.case_id for r in ranked] == ["new-critical", "big-drop", "small-drop"]
     assert ranked[0].critical and not ranked[1].critical
+
+
+def test_payload_size_counts_the_escaped_bytes_the_page_holds() -> None:
+    payload = {"cases": ["<<>>&&", "\u2028x"]}
+    assert payload_size(payload) == len(script_safe_json(payload).encode("utf-8"))

@@ -777,9 +777,15 @@ def _shrink(value: Any, cap: int) -> Any:
 
 
 def payload_size(payload: Mapping[str, Any]) -> int:
-    """Returns the size in bytes of ``payload`` as compact UTF-8 JSON."""
+    """Returns the bytes ``payload`` takes in the page: compact UTF-8 JSON, once escaped.
+
+    The page escapes ``<``, ``>`` and ``&`` as six-byte ``\\u003c`` sequences and
+    U+2028/U+2029 (three bytes) the same way, so markup-heavy texts count for more.
+    """
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return len(text.encode("utf-8"))
+    markup = text.count("<") + text.count(">") + text.count("&")
+    separators = text.count("\u2028") + text.count("\u2029")
+    return len(text.encode("utf-8")) + 5 * markup + 3 * separators
 
 
 def _quiet(case: Mapping[str, Any], metrics: Sequence[Mapping[str, Any]]) -> bool:
