@@ -273,6 +273,18 @@ class ModelClient:
 _OPENAI_PREFIXES = ("openai/", "text-completion-openai/")
 
 
+async def close_litellm_clients() -> None:
+    """Closes LiteLLM's pooled HTTP sessions of this event loop (call once, at the end)."""
+    import sys
+
+    if "litellm" not in sys.modules:
+        return  # nothing was called (e.g. a fully cached run)
+    try:
+        await sys.modules["litellm"].close_litellm_async_clients()
+    except Exception:  # cleanup must never fail a finished run
+        return
+
+
 def _import_litellm() -> Any:
     """Returns the litellm module, imported on the first real call (cached runs skip it)."""
     import litellm

@@ -26,7 +26,7 @@ from evalkit.cache import Cache
 from evalkit.config import ProjectConfig, SuiteConfig
 from evalkit.errors import InfrastructureError, UserInputError
 from evalkit.golden import GoldenSet, load_golden_set
-from evalkit.llm import SECRET_PARAMS, ModelClient
+from evalkit.llm import SECRET_PARAMS, ModelClient, close_litellm_clients
 from evalkit.records import (
     MetricInfo,
     Output,
@@ -151,6 +151,7 @@ async def arun_suite(
         score_rows, metric_infos = await _score(suite, project, golden, outputs, client)
     finally:
         await client.aclose()
+        await close_litellm_clients()
         if cache is not None:
             cache.close()
     totals = compute_totals(outputs, wall_s=time.monotonic() - started)

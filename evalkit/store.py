@@ -168,10 +168,12 @@ class RunStore:
         cases = self._read_table(f"{location}/{CASES}")
         groups: dict[str, str] = {}
         tags: dict[str, list[str]] = {}
-        for row in cases.itertuples(index=False):
-            if isinstance(row.group, str):
-                groups[row.case_id] = row.group
-            tags[row.case_id] = [str(t) for t in row.tags] if row.tags is not None else []
+        for case_id, group, case_tags in zip(
+            cases["case_id"].tolist(), cases["group"].tolist(), cases["tags"].tolist(), strict=True
+        ):
+            if isinstance(group, str):
+                groups[str(case_id)] = group
+            tags[str(case_id)] = [str(t) for t in case_tags] if case_tags is not None else []
         if "value" in scores:
             scores["value"] = scores["value"].astype("float64")
         return Run(manifest, outputs, scores, location=location, groups=groups, tags=tags)
