@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(record.model_dump_json(indent=2))
             return 0
-        from evalkit.nightly import job_summary, summary_markdown
+        from evalkit.nightly import exit_status, job_summary, summary_markdown
 
-        print(summary_markdown(job_summary([record], 0 if record.status == "ok" else 1)), end="")
+        print(summary_markdown(job_summary([record], exit_status([record]))), end="")
         return 0
     if args.keep is None and args.older_than is None:
         raise UserInputError("history prune: give --keep N and/or --older-than DAYS")
