@@ -122,7 +122,7 @@ def _gate(args: argparse.Namespace, config: ProjectConfig | None) -> GateConfig:
 
     gate = GateConfig()
     if args.suite and config is not None:
-        gate = getattr(config.suite(args.suite), "gate", None) or gate
+        gate = config.suite(args.suite).gate
     overrides = {
         key: value
         for key, value in (("alpha", args.alpha), ("margin", args.margin), ("policy", args.policy))
