@@ -6,7 +6,7 @@ Example (the shipped ``judges/correctness.toml`` is a complete one)::
     mode = "text"                  # "text" completion (base models, few-shot) or "chat"
     type = "pointwise"             # or "pairwise" (compares two answers, A and B)
     scale = "pass/fail"            # or "1..5"
-    structured = "schema"          # constrain the reply to a JSON schema (llama.cpp, vLLM)
+    structured = "auto"            # JSON schema for llama.cpp/vLLM servers, else JSON mode
     params = { temperature = 0.0, max_tokens = 32 }
     rubric = "Decide whether the answer is correct given the reference."
     template = "Question: {{ input }}\\nReference: {{ expected }}\\nAnswer: {{ output }}"
@@ -44,6 +44,7 @@ from evalkit.errors import ConfigError, NotFoundError, Problem, TemplateError
 _SCALE = re.compile(r"^\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*$")
 PASS_FAIL = "pass/fail"
 PAIRWISE_LABELS = ("A", "B", "tie")
+Structured = Literal["auto", "schema", "json_object", "none"]
 
 _ENV = SandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
@@ -58,7 +59,7 @@ class JudgeModel:
     mode: Literal["chat", "text"] = "text"
     api_base: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
-    structured: Literal["schema", "json_object", "none"] = "schema"
+    structured: Structured = "auto"
     timeout: float = 60.0
     max_retries: int = 4
 
@@ -67,14 +68,17 @@ class JudgeModel:
 
         "schema" constrains decoding to ``schema`` as llama.cpp does it (chat:
         ``response_format``; text: ``extra_body.response_format``, since LiteLLM rejects
-        ``response_format`` on the text route); "json_object" asks for JSON mode only.
+        ``response_format`` on the text route); "json_object" asks for JSON mode only;
+        "auto" is "schema" for the embedded model and self-hosted servers (an
+        ``api_base``), else "json_object" (hosted APIs reject llama.cpp's schema key).
         """
         params = dict(self.params)
         params.setdefault("temperature", 0.0)
-        if self.structured == "none":
+        structured = self.resolved_structured
+        if structured == "none":
             return params
         response_format: dict[str, Any] = {"type": "json_object"}
-        if self.structured == "schema" and schema is not None:
+        if structured == "schema" and schema is not None:
             response_format["schema"] = dict(schema)
         if self.mode == "chat":
             params["response_format"] = response_format
@@ -83,6 +87,14 @@ class JudgeModel:
             extra["response_format"] = response_format
             params["extra_body"] = extra
         return params
+
+    @property
+    def resolved_structured(self) -> Structured:
+        """Returns how replies are constrained, with "auto" decided for this model."""
+        if self.structured != "auto":
+            return self.structured
+        self_hosted = self.model == "embedded" or self.api_base is not None
+        return "schema" if self_hosted else "json_object"
 
     def fingerprint(self) -> str:
         """Returns a hash of the model, route and params."""
@@ -118,10 +130,11 @@ class JudgeDefinition(BaseModel):
     api_base: str | None = None
     type: Literal["pointwise", "pairwise"] = "pointwise"
     scale: str = Field(default=PASS_FAIL, description='"pass/fail" or "1..N".')
-    structured: Literal["schema", "json_object", "none"] = Field(
-        default="schema",
+    structured: Structured = Field(
+        default="auto",
         description='"schema": JSON constrained to a schema (llama.cpp, vLLM); '
-        '"json_object": JSON mode; "none": prompt-only (the reply is still parsed strictly).',
+        '"json_object": JSON mode; "none": prompt-only (the reply is still parsed strictly); '
+        '"auto": "schema" for the embedded model or an api_base, else "json_object".',
     )
     reasoning: bool = Field(default=False, description="Ask for a short reason before the verdict.")
     rubric: str = Field(min_length=1, description="Jinja2: the instructions.")

@@ -378,3 +378,18 @@ def test_correctness_judge_gives_parseable_verdicts_on_embedded_gemma(tmp_path: 
     # The 270M model is a weak judge; what must hold is that the constrained JSON parses.
     assert all(r.value in (0.0, 1.0) for r in results), [r.error for r in results]
     assert all(extract_json(r.raw or "")["verdict"] in ("pass", "fail") for r in results)
+
+
+def test_auto_structured_output_uses_the_schema_only_for_self_hosted_models() -> None:
+    from evalkit.judges import JudgeModel
+
+    schema = {"type": "object"}
+    hosted = JudgeModel(model="openai/gpt-4o-mini", mode="chat").request_params(schema)
+    assert hosted["response_format"] == {"type": "json_object"}
+    local = JudgeModel(model="openai/x", mode="chat", api_base="http://127.0.0.1:1/v1")
+    assert local.request_params(schema)["response_format"]["schema"] == schema
+    embedded = JudgeModel(model="embedded", mode="text").request_params(schema)
+    assert embedded["extra_body"]["response_format"]["schema"] == schema
+    assert "response_format" not in embedded
+    bare = JudgeModel(model="openai/x", structured="none", params={"temperature": 0.7})
+    assert bare.request_params(schema) == {"temperature": 0.7}

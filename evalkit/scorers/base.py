@@ -22,7 +22,7 @@ import asyncio
 import inspect
 import json
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -442,12 +442,3 @@ def create_scorer(
     if metric and built.name != metric:
         built.name = metric
     return built
-
-
-def run_sync(awaitable: Awaitable[Any]) -> Any:
-    """Returns the result of ``awaitable`` run on a fresh event loop (for sync callers)."""
-
-    async def wrapper() -> Any:
-        return await awaitable
-
-    return asyncio.run(wrapper())

@@ -194,8 +194,8 @@ def resolve_judge_model(context: ScorerContext, judge: JudgeOption = None) -> Ju
         base = load_judge(name, context.judges_dir).judge_model
     if options.get("mode", "text") not in ("chat", "text"):
         raise ValueError('judge mode must be "chat" or "text"')
-    if options.get("structured", "schema") not in ("schema", "json_object", "none"):
-        raise ValueError('judge structured must be "schema", "json_object" or "none"')
+    if options.get("structured", "auto") not in ("auto", "schema", "json_object", "none"):
+        raise ValueError('judge structured must be "auto", "schema", "json_object" or "none"')
     return replace(base, **options)
 
 
