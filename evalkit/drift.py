@@ -222,6 +222,7 @@ def detect_drift(
     alpha: float = DEFAULT_ALPHA,
     window: int = DEFAULT_WINDOW,
     pooled_nights: int = DEFAULT_POOLED,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> DriftResult:
     """Returns the drift tests of every metric, BH-adjusted together (module docstring).
 
@@ -231,6 +232,7 @@ def detect_drift(
         window: the trend test looks at the last ``window`` estimates.
         pooled_nights: how many of the last nights ``recent_cases`` pools (only the
             last ``pooled_nights`` rows are used).
+        resamples: permutations of the pooled test.
     """
     trends: list[TrendTest | None] = []
     pooleds: list[PooledTest | None] = []
@@ -243,7 +245,10 @@ def detect_drift(
             recent = np.atleast_2d(item.recent_cases)[-pooled_nights:]
             if recent.size:
                 pooled = pooled_test(
-                    item.baseline_cases, recent, higher_is_better=item.higher_is_better
+                    item.baseline_cases,
+                    recent,
+                    higher_is_better=item.higher_is_better,
+                    resamples=resamples,
                 )
         pooleds.append(pooled)
     raw = [t.p_value if t else math.nan for t in trends]
