@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,15 @@ def test_stats_are_kept_per_tag(openai_server: FakeOpenAIServer) -> None:
     stats = asyncio.run(go())
     assert stats["sut"]["calls"] == 1 and stats["judge:helpful"]["calls"] == 1
     assert stats["sut"]["prompt_tokens"] == 1
+
+
+def test_rpm_limit_spaces_call_starts(openai_server: FakeOpenAIServer) -> None:
+    async def go() -> float:
+        client = ModelClient(cache=None, rpm=600, concurrency=8)  # one call per 0.1 s
+        started = time.perf_counter()
+        await asyncio.gather(*(client.call(_chat(openai_server, f"q{i}")) for i in range(5)))
+        return time.perf_counter() - started
+
+    # Five starts spaced 0.1 s apart take at least 0.4 s although 8 could run at once.
+    assert asyncio.run(go()) >= 0.4
+    assert openai_server.stats()["ok"] == 5
