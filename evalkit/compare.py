@@ -116,7 +116,7 @@ def _case_ids(run: Run) -> set[str]:
     )
 
 
-def _side(run: Run, case_index: pd.Index, metric_index: pd.Index) -> _Side:
+def _side(run: Run, ids: set[str], case_index: pd.Index, metric_index: pd.Index) -> _Side:
     frame = run.scores
     n_cases, n_metrics = len(case_index), len(metric_index)
     shape = (n_cases, n_metrics)
@@ -127,7 +127,7 @@ def _side(run: Run, case_index: pd.Index, metric_index: pd.Index) -> _Side:
     values = frame["value"].to_numpy(dtype=np.float64)[keep]
     moments = stats.moments_by_code(key, values, n_cases * n_metrics)
     has_case = np.zeros(n_cases, dtype=bool)
-    has_case[case_index.get_indexer(pd.Index(sorted(_case_ids(run))))] = True
+    has_case[case_index.get_indexer(pd.Index(list(ids), dtype=object))] = True
     first_kind = frame.drop_duplicates("metric")[["metric", "kind"]].dropna()
     return _Side(
         mean=moments.mean.reshape(shape),
@@ -393,12 +393,13 @@ def compare_runs(
     if b_manifest.suite != c_manifest.suite:
         warnings.append(f"comparing different suites: {b_manifest.suite} vs {c_manifest.suite}")
 
-    id_array = np.array(sorted(_case_ids(baseline) | _case_ids(candidate)), dtype=object)
+    base_ids, cand_ids = _case_ids(baseline), _case_ids(candidate)
+    id_array = np.array(sorted(base_ids | cand_ids), dtype=object)
     all_ids = pd.Index(id_array, dtype=object)
     names = _metric_names(baseline, candidate, metrics)
     metric_index = pd.Index(names)
-    base = _side(baseline, all_ids, metric_index)
-    cand = _side(candidate, all_ids, metric_index)
+    base = _side(baseline, base_ids, all_ids, metric_index)
+    cand = _side(candidate, cand_ids, all_ids, metric_index)
     specs = {spec.name: spec for spec in metrics or ()}
     infos = {m.name: m for m in b_manifest.metrics}
     infos.update({m.name: m for m in c_manifest.metrics})
