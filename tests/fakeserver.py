@@ -3,7 +3,8 @@
 The server runs in a subprocess (aiohttp), so it answers over a real socket, does not
 share the GIL with the code under test, and survives a ``kill -9`` of the client. It is
 deterministic: answers come from rules (substring or ``re:REGEX`` on the last user message
-or the prompt), else a default reply, else ``"echo: <last 40 chars>"``. Faults (HTTP
+or the prompt; a rule's ``replies`` list is cycled per request of the same prompt, for
+flaky answers), else a default reply, else ``"echo: <last 40 chars>"``. Faults (HTTP
 status codes with ``Retry-After``, hangs, malformed bodies, empty choices) are injected
 for a number of requests.
 
@@ -232,6 +233,9 @@ def _matches(pattern: str | None, text: str) -> bool:
 def _reply_for(state: _State, text: str) -> str:
     for rule in state.rules:
         if _matches(rule.get("match"), text):
+            if "replies" in rule:  # cycles through the replies, one per request of this prompt
+                replies = rule["replies"]
+                return str(replies[(state.prompt_counts[text] - 1) % len(replies)])
             return str(rule["reply"])
     if state.default_reply is not None:
         return state.default_reply
