@@ -131,3 +131,21 @@ def test_report_view_has_figures_reliability_and_raw_vs_corrected(tmp_path: Path
     assert row["sensitivity"] == pytest.approx(0.9) and row["specificity"] == pytest.approx(0.7)
     assert row["corrected"]["estimate"] == pytest.approx((raw + 0.7 - 1) / 0.6)
     assert row["ppi"] is None  # nobody labelled this run's outputs
+
+
+def test_shipped_calibration_record_matches_the_shipped_judge_and_labels() -> None:
+    # The stored record must describe the judge and labels as shipped: a rubric or label
+    # edit without `evalkit calibrate correctness` would leave a stale record behind.
+    from evalkit.calibration import judge_gate_status, load_record
+    from evalkit.calibration_labels import load_labels
+    from evalkit.judges import load_judge
+
+    judges = Path(__file__).parent.parent / "judges"
+    record = load_record(judges / "correctness.calibration.json")
+    assert record is not None
+    judge = load_judge("correctness", judges)
+    labels = load_labels(judges / "correctness.labels.jsonl")
+    assert record.fingerprint == judge.fingerprint()
+    assert record.labels_fingerprint == labels.fingerprint
+    assert record.n_items == len(labels) and record.model == "embedded"
+    assert judge_gate_status(judge, record).status in ("calibrated", "uncalibrated")
