@@ -180,7 +180,7 @@ def metric_policies(
     }
 
 
-def _miss(name: str, value: float | None, policy: MetricPolicy) -> str | None:
+def miss(name: str, value: float | None, policy: MetricPolicy) -> str | None:
     """Returns why ``value`` misses the metric's threshold, or None when it meets it."""
     import numpy as np
 
@@ -207,12 +207,12 @@ def case_outcome(
         properties.append((f"evalkit.{name}", _num(value) if value is not None else "unscored"))
         if base is not None:
             properties.append((f"evalkit.{name}.baseline", _num(base)))
-        miss = _miss(name, value, policy)
-        if miss is None:
+        miss_text = miss(name, value, policy)
+        if miss_text is None:
             continue
         if in_baseline:
-            miss += f"; baseline {_num(base) if base is not None else 'unscored'}"
-        (misses if policy.gating else advisory).append(miss)
+            miss_text += f"; baseline {_num(base) if base is not None else 'unscored'}"
+        (misses if policy.gating else advisory).append(miss_text)
     flaky = ", ".join(f"{m} sd {sd:.2g}" for m, sd in sorted(diff.flaky.items())) or None
     if flaky:
         properties.append(("evalkit.flaky", flaky))
