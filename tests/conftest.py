@@ -26,3 +26,21 @@ def openai_server(fake_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     fake_server.reset()
     yield fake_server
     fake_server.reset()
+
+
+# ---------------------------------------------------------------- embedded Gemma (runner)
+
+
+@pytest.fixture(scope="session")
+def embedded_url() -> Iterator[str]:
+    """The real embedded llama.cpp server (Gemma 3 270M), started once per session."""
+    import os
+
+    from evalkit import embedded
+
+    os.environ.pop(embedded.URL_ENV, None)
+    url = embedded.ensure_server()
+    try:
+        yield url
+    finally:
+        embedded.stop_server()

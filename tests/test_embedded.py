@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,17 +82,8 @@ def test_a_server_that_cannot_start_reports_the_log_tail(
 # ---------------------------------------------------------------- real Gemma (slow)
 
 
-@pytest.fixture(scope="module")
-def gemma_url() -> Iterator[str]:
-    """The real embedded server, started once for this module and stopped after it."""
-    os.environ.pop(embedded.URL_ENV, None)
-    url = embedded.ensure_server()
-    yield url
-    embedded.stop_server()
-
-
 @pytest.mark.gemma
-def test_gemma_answers_a_few_shot_text_completion(gemma_url: str) -> None:
+def test_gemma_answers_a_few_shot_text_completion(embedded_url: str) -> None:
     prompt = "Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Italy?\nA:"
     result = _call(
         ModelRequest(
@@ -109,7 +99,7 @@ def test_gemma_answers_a_few_shot_text_completion(gemma_url: str) -> None:
 
 
 @pytest.mark.gemma
-def test_gemma_json_schema_constrains_decoding(gemma_url: str) -> None:
+def test_gemma_json_schema_constrains_decoding(embedded_url: str) -> None:
     schema = {
         "type": "object",
         "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}},
@@ -132,12 +122,15 @@ def test_gemma_json_schema_constrains_decoding(gemma_url: str) -> None:
 
 
 @pytest.mark.gemma
-def test_stop_server_leaves_no_llama_process(gemma_url: str) -> None:
-    pid = embedded.server_pid()
-    assert pid is not None and _alive(pid)
-    embedded.stop_server()
+def test_stopping_a_server_leaves_no_llama_process() -> None:
+    server = embedded.EmbeddedServer()
+    server.start()
+    assert server.process is not None
+    pid = server.process.pid
+    assert _alive(pid) and pid in _llama_servers_of(os.getpid())
+    server.stop()
     assert not _alive(pid)
-    assert _llama_servers_of(os.getpid()) == []
+    assert pid not in _llama_servers_of(os.getpid())
 
 
 @pytest.mark.gemma
@@ -160,3 +153,32 @@ def test_kill_9_of_evalkit_takes_the_server_down(tmp_path: Path) -> None:
     while _alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(server_pid)
+
+
+@pytest.mark.gemma
+def test_gemma_suite_runs_end_to_end_and_is_stored(embedded_url: str, tmp_path: Path) -> None:
+    from evalkit.config import ProjectConfig, SuiteConfig, SUTConfig
+    from evalkit.pipeline import run_suite
+
+    (tmp_path / "g.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"c{i}", "input": {"country": c}}) + "\n"
+            for i, c in enumerate(["Spain", "Japan"])
+        )
+    )
+    (tmp_path / "p.jinja").write_text(
+        "Q: What is the capital of France?\nA: Paris\nQ: What is the capital of {{ country }}?\nA:"
+    )
+    suite = SuiteConfig(
+        name="capitals",
+        golden="g.jsonl",
+        sut=SUTConfig(
+            model="embedded", mode="text", prompt="p.jinja",
+            params={"max_tokens": 8, "stop": ["\n"], "temperature": 0.0},
+        ),
+    )  # fmt: skip
+    project = ProjectConfig(root=str(tmp_path), store="runs", cache_dir="cache")
+    run = run_suite(project, suite, progress=False)
+    assert run.manifest.totals.errors == 0 and run.manifest.totals.cost_usd == 0.0
+    assert run.outputs["text"].str.strip().str.len().gt(0).all()
+    assert (Path(run.location) / "manifest.json").is_file()
