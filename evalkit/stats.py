@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 from scipy import stats as sps
+from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -319,12 +320,15 @@ def _bootstrap_means(
     ones = bool(np.all(unit_counts == 1.0))
     stacked = np.hstack([unit_sums, np.ones((n_units, 1)) if ones else unit_counts])
     chunk = max(1, _BOOT_CHUNK_ELEMENTS // max(n_units, 1))
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        draws = rng.integers(0, len(_POISSON_ONE), size=(size, n_units), dtype=np.uint16)
-        products = _POISSON_ONE[draws] @ stacked
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + size] = products[:, :m] / products[:, m:]
+    # The products are thin (m + 1 columns): BLAS threads gain nothing and, on a busy
+    # machine, spin; measured 2x less CPU and wall time single-threaded.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, n_boot, chunk):
+            size = min(chunk, n_boot - start)
+            draws = rng.integers(0, len(_POISSON_ONE), size=(size, n_units), dtype=np.uint16)
+            products = _POISSON_ONE[draws] @ stacked
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[start : start + size] = products[:, :m] / products[:, m:]
     return out
 
 
