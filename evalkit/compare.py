@@ -347,9 +347,9 @@ def _case_diffs(
                 case_id=case,
                 tags=tuple(tags.get(case, ())),
                 group=groups.get(case),
-                baseline=dict(zip(names, base_rows[i], strict=True)),
-                candidate=dict(zip(names, cand_rows[i], strict=True)),
-                delta=dict(zip(names, delta_rows[i], strict=True)),
+                baseline=dict(zip(names, base_rows[i])),  # noqa: B905 (rows have len(names) items)
+                candidate=dict(zip(names, cand_rows[i])),  # noqa: B905 (rows have len(names) items)
+                delta=dict(zip(names, delta_rows[i])),  # noqa: B905 (rows have len(names) items)
                 flipped=flips.get(i, {}),
                 critical_failed=critical_list[i],
                 known_failure=known_list[i],
