@@ -85,4 +85,10 @@
   performance.mark("evalkit-ready");
   window.__evalkitReady = true;
   window.__evalkitReadyAt = performance.now();
+  // "Settled": the first frame with the tables has been painted and the thread is free
+  // (what tests/browser.py's wait_ready waits for, as with the regression report).
+  requestAnimationFrame(function () {
+    setTimeout(function () { window.__evalkitSettledAt = performance.now(); }, 0);
+  });
+  document.documentElement.dataset.ready = "1";
 })();
