@@ -561,7 +561,7 @@ def summary_lines(outcome: SuiteOutcome) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Prints each suite's metric table, gate decision and report path."""
     state = config.stash.get(SESSION, None)
-    if state is None or _is_worker(config):
+    if state is None or _is_worker(config) or config.option.collectonly:
         return
     outcomes = {outcome.suite: outcome for outcome in state.finished()}
     terminalreporter.section("evalkit")
