@@ -406,7 +406,8 @@ class NightlyJob:
             night.vs_baseline = _compare(night.baseline, run, suite, self.project)
             brief = _brief(night.vs_baseline, "baseline", night.baseline.manifest.run_id)
             update["vs_baseline"] = brief
-            if brief.error:
+            if brief.error:  # keep what the night measured, then fail it
+                night.record = record.model_copy(update=update)
                 raise _NightFailed(f"the comparison with the baseline could not decide: "
                                    f"{brief.error}")  # fmt: skip
             alerts += [f"vs baseline: {reason}" for reason in brief.reasons]
