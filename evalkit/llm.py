@@ -290,6 +290,9 @@ def _import_litellm() -> Any:
     import litellm
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banners on every error
+    # The text-completion route opens an aiohttp session per call and never closes it
+    # ("Unclosed client session" on stderr, one per call); httpx transport closes cleanly.
+    litellm.disable_aiohttp_transport = True
     return litellm
 
 

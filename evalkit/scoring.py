@@ -49,7 +49,9 @@ def score_input(case: GoldenCase, output: Output) -> ScoreInput:
         input=input_text(case, output.prompt),
         output=output.text or "",
         expected=case.expected,
-        contexts=tuple(case.contexts),
+        # A callable SUT (e.g. a RAG pipeline) may return the passages it retrieved; score
+        # against those when present, else the golden set's contexts.
+        contexts=tuple(output.contexts) if output.contexts else tuple(case.contexts),
         metadata=case.metadata,
     )
 
