@@ -21,6 +21,7 @@ environment only, and never enter a cache key, a result or a log line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -279,10 +280,15 @@ async def close_litellm_clients() -> None:
 
     if "litellm" not in sys.modules:
         return  # nothing was called (e.g. a fully cached run)
+    litellm = sys.modules["litellm"]
     try:
-        await sys.modules["litellm"].close_litellm_async_clients()
+        await litellm.close_litellm_async_clients()
     except Exception:  # cleanup must never fail a finished run
-        return
+        pass
+    # LiteLLM keeps its HTTP clients in a process-wide cache; a client made on this event
+    # loop fails with "Connection error" on the next one (a second run in one process).
+    with contextlib.suppress(Exception):
+        litellm.in_memory_llm_clients_cache.flush_cache()
 
 
 def _import_litellm() -> Any:
