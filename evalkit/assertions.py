@@ -175,7 +175,7 @@ class Evaluator:
         rows: list[ScoreRow],
         infos: list[MetricInfo],
     ) -> CheckResult:
-        from evalkit.compare import _policy
+        from evalkit.compare import metric_policy
         from evalkit.gate import miss
 
         specs = {spec.name: spec for spec in suite.metrics}
@@ -183,7 +183,7 @@ class Evaluator:
         scores: dict[str, float | None] = {row.metric: row.value for row in rows}
         misses = []
         for name, value in scores.items():
-            policy = _policy(
+            policy = metric_policy(
                 name,
                 spec=specs.get(name),
                 info=by_info.get(name),

@@ -199,9 +199,6 @@ def metric_policy(
     )
 
 
-_policy = metric_policy  # the name evalkit.gate imports
-
-
 def _missing_metric_row(policy: MetricPolicy, side: str) -> MetricComparison:
     nan = math.nan
     return MetricComparison(

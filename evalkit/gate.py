@@ -52,6 +52,7 @@ class GateOptions:
     update_baseline: bool = False
     report: str | None = None  # HTML file or folder; None: <report_dir>/<suite>-<run>/
     write_report: bool = True
+    progress: bool | None = False  # None: a live bar on a terminal, plain lines otherwise
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,14 @@ def metric_policies(
     comparison: Comparison, suite: SuiteConfig, candidate: Run, judge_status: dict[str, str]
 ) -> dict[str, MetricPolicy]:
     """Returns each compared metric's policy (threshold, direction, gating) as compare uses it."""
-    from evalkit.compare import _policy  # one definition of thresholds and gating
+    from evalkit.compare import metric_policy  # one definition of thresholds and gating
 
     specs = {spec.name: spec for spec in suite.metrics}
     infos = {m.name: m for m in candidate.manifest.metrics}
     names = [row.metric for row in comparison.overall()]
     kinds = {row.metric: row.kind for row in comparison.overall()}
     return {
-        name: _policy(
+        name: metric_policy(
             name,
             spec=specs.get(name),
             info=infos.get(name),
@@ -349,7 +350,7 @@ def _load_baseline(
 ) -> tuple[Run | None, str | None]:
     """Returns (baseline run, where it came from); (None, None) when the suite has none yet."""
     from evalkit.baseline import load_baseline
-    from evalkit.cli.compare_cmd import load_side
+    from evalkit.runref import load_run_ref as load_side
 
     if ref:
         return load_side(ref, project), ref
@@ -357,6 +358,22 @@ def _load_baseline(
     if not path.is_file():
         return None, None
     return load_baseline(path), str(path)
+
+
+def suite_calibration(project: ProjectConfig, suite: SuiteConfig, run: Run) -> dict[str, Any]:
+    """Returns the per-judge calibration view of the run's judge metrics (empty if none)."""
+    from evalkit.calibration_run import calibration_report, judge_names_for
+
+    if not any(info.judge_fingerprint for info in run.manifest.metrics):
+        return {}
+    return calibration_report(
+        run,
+        project.path(project.judges_dir),
+        min_n=suite.gate.judge_min_n,
+        min_kappa=suite.gate.judge_min_kappa,
+        judge_names=judge_names_for(suite),
+        alpha=suite.gate.alpha,
+    )
 
 
 def report_path(project: ProjectConfig, run: Run, requested: str | None, n_suites: int) -> Path:
@@ -385,11 +402,11 @@ def evaluate_suite(
     come back as ``SuiteOutcome.error``: the plugin reports them as errors, never a pass.
     """
     from evalkit.baseline import write_baseline
-    from evalkit.cli.compare_cmd import judge_statuses
     from evalkit.compare import compare_runs
     from evalkit.golden import load_golden_set
     from evalkit.pipeline import run_suite
     from evalkit.report import render_report
+    from evalkit.runref import judge_statuses
 
     try:
         run = run_suite(
@@ -399,12 +416,12 @@ def evaluate_suite(
             concurrency=options.concurrency,
             use_cache=options.use_cache,
             shard=options.shard,
-            progress=False,
+            progress=options.progress,
         )
         baseline, baseline_ref = _load_baseline(project, suite, options.baseline)
     except EvalkitError as err:
         return SuiteOutcome(suite=suite.name, error=str(err), error_kind=type(err).__name__)
-    statuses = judge_statuses(run, project, suite.gate)
+    statuses = judge_statuses(run, project, suite.gate, suite)
     metrics = suite.metrics or None
     comparison = compare_runs(
         baseline if baseline is not None else run,
@@ -457,9 +474,11 @@ def evaluate_suite(
             comparison=comparison if baseline is not None else None,
             golden=golden,
             output=report_path(project, run, options.report, n_suites),
+            calibration=suite_calibration(project, suite, run) or None,
         )
         report = str(paths.html)
     properties = [("evalkit.run", run.manifest.run_id)]
+    properties += [(f"evalkit.judge.{metric}", status) for metric, status in statuses.items()]
     if baseline_ref:
         properties.append(("evalkit.baseline", baseline_ref))
     if report:
@@ -477,3 +496,59 @@ def evaluate_suite(
         rows=summary_rows(comparison, has_baseline=baseline is not None),
         warnings=warnings,
     )
+
+
+# ---------------------------------------------------------------- terminal summary
+
+
+def _cell(value: float | None, *, sign: bool = False, p: bool = False) -> str:
+    if value is None:
+        return "-"
+    if p:
+        return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
+    return f"{value:+.3g}" if sign else f"{value:.3g}"
+
+
+def summary_lines(outcome: SuiteOutcome) -> list[str]:
+    """Returns the suite's terminal summary: a metric table, the gate and the report path."""
+    if outcome.error:
+        return [f"suite {outcome.suite}: ERROR ({outcome.error_kind}): {outcome.error}"]
+    header = ["metric", "baseline", "candidate", "delta [CI]", "p", "q", "verdict"]
+    table = [header]
+    for row in outcome.rows:
+        ci = f"[{_cell(row.ci_low, sign=True)}, {_cell(row.ci_high, sign=True)}]"
+        table.append(
+            [
+                row.metric,
+                _cell(row.baseline),
+                _cell(row.candidate),
+                f"{_cell(row.delta, sign=True)} {ci}" if row.delta is not None else "-",
+                _cell(row.p_value, p=True),
+                _cell(row.q_value, p=True),
+                row.verdict,
+            ]
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = [f"suite {outcome.suite}: run {outcome.run_id}, baseline {outcome.baseline or '-'}"]
+    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+              for line in table]  # fmt: skip
+    statuses = [case.status for case in outcome.cases.values()]
+    lines.append(
+        f"  cases: {statuses.count('passed')} passed, {statuses.count('failed')} failed, "
+        f"{statuses.count('known-failure')} known failures"
+    )
+    flaky = [case for case in outcome.cases.values() if case.flaky]
+    if flaky:
+        shown = ", ".join(f"{case.case_id} ({case.flaky})" for case in flaky[:10])
+        more = f" and {len(flaky) - 10} more" if len(flaky) > 10 else ""
+        lines.append(f"  flaky cases ({len(flaky)}): {shown}{more}")
+    for warning in outcome.warnings:
+        lines.append(f"  warning: {warning}")
+    if outcome.gate is not None:
+        lines.append(f"  gate: {outcome.gate.status}: {outcome.gate.message.splitlines()[0]}")
+        lines += [f"  {line}" for line in outcome.gate.message.splitlines()[1:]]
+    if outcome.baseline_written:
+        lines.append(f"  baseline written: {outcome.baseline_written}")
+    if outcome.report:
+        lines.append(f"  report: {outcome.report}")
+    return lines

@@ -281,10 +281,8 @@ async def close_litellm_clients() -> None:
     if "litellm" not in sys.modules:
         return  # nothing was called (e.g. a fully cached run)
     litellm = sys.modules["litellm"]
-    try:
+    with contextlib.suppress(Exception):  # cleanup must never fail a finished run
         await litellm.close_litellm_async_clients()
-    except Exception:  # cleanup must never fail a finished run
-        pass
     # LiteLLM keeps its HTTP clients in a process-wide cache; a client made on this event
     # loop fails with "Connection error" on the next one (a second run in one process).
     with contextlib.suppress(Exception):

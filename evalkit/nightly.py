@@ -248,15 +248,15 @@ def _brief(comparison: Comparison, against: str, other_id: str) -> ComparisonBri
 def _compare(
     baseline: Run, candidate: Run, suite: SuiteConfig, project: ProjectConfig
 ) -> Comparison:
-    from evalkit.cli.compare_cmd import judge_statuses
     from evalkit.compare import compare_runs
+    from evalkit.runref import judge_statuses
 
     return compare_runs(
         baseline,
         candidate,
         gate=suite.gate,
         metrics=suite.metrics or None,
-        judge_status=judge_statuses(candidate, project, suite.gate),
+        judge_status=judge_statuses(candidate, project, suite.gate, suite),
     )
 
 

@@ -505,64 +505,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             return
 
 
-def _cell(value: float | None, *, sign: bool = False, p: bool = False) -> str:
-    if value is None:
-        return "-"
-    if p:
-        return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
-    return f"{value:+.3g}" if sign else f"{value:.3g}"
-
-
-def summary_lines(outcome: SuiteOutcome) -> list[str]:
-    """Returns the suite's terminal summary: a metric table, the gate and the report path."""
-    if outcome.error:
-        return [f"suite {outcome.suite}: ERROR ({outcome.error_kind}): {outcome.error}"]
-    header = ["metric", "baseline", "candidate", "delta [CI]", "p", "q", "verdict"]
-    table = [header]
-    for row in outcome.rows:
-        ci = f"[{_cell(row.ci_low, sign=True)}, {_cell(row.ci_high, sign=True)}]"
-        table.append(
-            [
-                row.metric,
-                _cell(row.baseline),
-                _cell(row.candidate),
-                f"{_cell(row.delta, sign=True)} {ci}" if row.delta is not None else "-",
-                _cell(row.p_value, p=True),
-                _cell(row.q_value, p=True),
-                row.verdict,
-            ]
-        )
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    lines = [f"suite {outcome.suite}: run {outcome.run_id}, baseline {outcome.baseline or '-'}"]
-    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-              for line in table]  # fmt: skip
-    statuses = [case.status for case in outcome.cases.values()]
-    lines.append(
-        f"  cases: {statuses.count('passed')} passed, {statuses.count('failed')} failed, "
-        f"{statuses.count('known-failure')} known failures"
-    )
-    flaky = [case for case in outcome.cases.values() if case.flaky]
-    if flaky:
-        shown = ", ".join(f"{case.case_id} ({case.flaky})" for case in flaky[:10])
-        more = f" and {len(flaky) - 10} more" if len(flaky) > 10 else ""
-        lines.append(f"  flaky cases ({len(flaky)}): {shown}{more}")
-    for warning in outcome.warnings:
-        lines.append(f"  warning: {warning}")
-    if outcome.gate is not None:
-        lines.append(f"  gate: {outcome.gate.status}: {outcome.gate.message.splitlines()[0]}")
-        lines += [f"  {line}" for line in outcome.gate.message.splitlines()[1:]]
-    if outcome.baseline_written:
-        lines.append(f"  baseline written: {outcome.baseline_written}")
-    if outcome.report:
-        lines.append(f"  report: {outcome.report}")
-    return lines
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Prints each suite's metric table, gate decision and report path."""
     state = config.stash.get(SESSION, None)
     if state is None or _is_worker(config) or config.option.collectonly:
         return
+    from evalkit.gate import summary_lines
+
     outcomes = {outcome.suite: outcome for outcome in state.finished()}
     terminalreporter.section("evalkit")
     for name in state.suites:

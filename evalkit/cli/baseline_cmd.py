@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _update(args: argparse.Namespace) -> int:
     from evalkit.baseline import write_baseline
-    from evalkit.cli.compare_cmd import load_side
     from evalkit.config import load_config
+    from evalkit.runref import load_run_ref as load_side
 
     config = load_config(args.config)
     suite = config.suite(args.suite)

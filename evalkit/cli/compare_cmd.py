@@ -12,9 +12,9 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from evalkit.errors import NotFoundError, UserInputError
+from evalkit.errors import UserInputError
 
 if TYPE_CHECKING:
     from evalkit.comparison import Comparison, MetricComparison
@@ -57,62 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
-def _open_store(config: ProjectConfig | None) -> Any:
-    try:
-        from evalkit.store import RunStore
-    except ImportError as err:  # pragma: no cover - the store ships with evalkit
-        raise NotFoundError(
-            "the run store is not available; pass a baseline file or a JSONL/CSV score file"
-        ) from err
-    if config is None:
-        return RunStore()
-    root = config.store if "://" in config.store else str(config.path(config.store))
-    return RunStore(root)
-
-
-def judge_statuses(run: Run, config: ProjectConfig | None, gate: GateConfig) -> dict[str, str]:
-    """Returns metric -> calibration status for the run's judge metrics (see calibration)."""
-    from evalkit.calibration import judge_gate_status, load_record, record_path
-
-    by_fingerprint = {fingerprint: name for name, fingerprint in run.manifest.judges.items()}
-    judges_dir = config.path(config.judges_dir) if config is not None else Path("judges")
-    statuses: dict[str, str] = {}
-    for metric in run.manifest.metrics:
-        if not metric.judge_fingerprint:
-            continue
-        judge = by_fingerprint.get(metric.judge_fingerprint)
-        if judge is None:
-            statuses[metric.name] = "uncalibrated"
-            continue
-        record = load_record(record_path(judges_dir, judge))
-        status = judge_gate_status(
-            metric.judge_fingerprint,
-            record,
-            min_n=gate.judge_min_n,
-            min_kappa=gate.judge_min_kappa,
-        )
-        statuses[metric.name] = status.status
-    return statuses
-
-
 def load_side(ref: str, config: ProjectConfig | None) -> Run:
-    """Returns the Run named by ``ref``: a baseline file, a score file, a run dir or a run id."""
-    from evalkit.baseline import is_baseline_file, load_baseline
-    from evalkit.scorefile import is_score_file, load_score_file
+    """Returns the Run named by ``ref`` (see :func:`evalkit.runref.load_run_ref`)."""
+    from evalkit.runref import load_run_ref
 
-    path = Path(ref)
-    if path.is_file():
-        if is_baseline_file(path):
-            return load_baseline(path)
-        if is_score_file(path):
-            return load_score_file(path)
-        raise UserInputError(
-            f"{ref}: not a baseline or score file; a score file is .jsonl or .csv with "
-            "columns case_id, metric, value"
-        )
-    store = _open_store(config)
-    run: Run = store.load_run(ref)
-    return run
+    return load_run_ref(ref, config)
 
 
 def _gate(args: argparse.Namespace, config: ProjectConfig | None) -> GateConfig:
@@ -229,12 +178,14 @@ def run(args: argparse.Namespace) -> int:
     """Loads both sides, compares them and prints the result; returns the exit status."""
     from evalkit.compare import compare_runs
     from evalkit.config import find_config_file, load_config
+    from evalkit.runref import judge_statuses
 
     config = None
     if args.config or args.suite or find_config_file(Path.cwd()) is not None:
         config = load_config(args.config)
     gate = _gate(args, config)
-    specs = config.suite(args.suite).metrics if (args.suite and config is not None) else None
+    suite = config.suite(args.suite) if (args.suite and config is not None) else None
+    specs = suite.metrics if suite is not None else None
     baseline = load_side(args.baseline, config)
     candidate = load_side(args.candidate, config)
     comparison = compare_runs(
@@ -242,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         candidate,
         gate=gate,
         metrics=specs or None,
-        judge_status=judge_statuses(candidate, config, gate),
+        judge_status=judge_statuses(candidate, config, gate, suite),
     )
     if args.json:
         json.dump(comparison.to_dict(), sys.stdout, indent=2, allow_nan=False)

@@ -1,7 +1,9 @@
 """``evalkit demo``: the example suites end to end on the embedded model.
 
-The demo is a list of steps (:data:`STEPS`), each a function taking and returning the
-shared :class:`DemoState`; later steps (compare, report) are appended to the list.
+For each configured suite: run it (resumable, cached), compare the run with the suite's
+committed baseline, decide the gate and write the HTML report; then show the shipped
+judge's calibration and what the gate does with it. The steps are a list
+(:data:`STEPS`), each a function taking and returning the shared :class:`DemoState`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from typing import Any
 
 @dataclass
 class DemoState:
-    """What the demo steps share: the config, the runs made and where they are."""
+    """What the demo steps share: the config and each suite's outcome."""
 
     args: argparse.Namespace
     project: Any = None
-    runs: dict[str, Any] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)
+    outcomes: dict[str, Any] = field(default_factory=dict)
 
 
 def load_project(state: DemoState) -> DemoState:
@@ -33,33 +34,79 @@ def load_project(state: DemoState) -> DemoState:
     return state
 
 
-def run_suites(state: DemoState) -> DemoState:
-    """Runs every configured suite (resumable, cached)."""
-    from evalkit.pipeline import run_suite
+def run_and_gate_suites(state: DemoState) -> DemoState:
+    """Runs every suite, compares it with its committed baseline and writes its report."""
+    from evalkit.errors import InfrastructureError
+    from evalkit.gate import GateOptions, evaluate_suite, summary_lines
 
-    wanted = state.args.suites or sorted(state.project.suites)
+    wanted = state.args.suites or list(state.project.suites)
+    options = GateOptions(use_cache=not state.args.no_cache, progress=None)
     for name in wanted:
         suite = state.project.suite(name)
-        print(f"demo: running suite {name} ({suite.sut.model}, {suite.sut.mode})", flush=True)
-        run = run_suite(state.project, suite, use_cache=not state.args.no_cache)
-        state.runs[name] = run
-        totals = run.manifest.totals
-        print(
-            f"demo: {name}: {totals.calls} output(s), {totals.errors} error(s) -> {run.location}",
-            flush=True,
-        )
+        print(f"\ndemo: suite {name}: {suite.description or suite.golden}", flush=True)
+        print(f"demo: model {suite.sut.model} ({suite.sut.mode} mode)", flush=True)
+        outcome = evaluate_suite(state.project, suite, options, n_suites=len(wanted))
+        if outcome.error:
+            raise InfrastructureError(f"suite {name}: {outcome.error}")
+        state.outcomes[name] = outcome
+        for line in summary_lines(outcome):
+            print(line, flush=True)
     return state
 
 
+def show_calibration(state: DemoState) -> DemoState:
+    """Prints the shipped judges' agreement with people and whether they may gate."""
+    from pathlib import Path
+
+    from evalkit.calibration import load_record
+
+    judges_dir = state.project.path(state.project.judges_dir)
+    records = sorted(Path(judges_dir).glob("*.calibration.json"))
+    for path in records:
+        record = load_record(path)
+        if record is None:
+            continue
+        print(f"\ndemo: judge {record.judge}: calibration against people ({path})")
+        for line in record_lines(record):
+            print(f"  {line}")
+    judged = [
+        (name, metric, status)
+        for name, outcome in state.outcomes.items()
+        if outcome.gate is not None
+        for metric, status in _judge_properties(outcome.gate.properties)
+    ]
+    for name, metric, status in judged:
+        verb = "may gate" if status == "calibrated" else "is advisory (never fails or passes)"
+        print(f"demo: suite {name}: judge metric {metric} is {status}: it {verb}")
+    return state
+
+
+def _judge_properties(properties: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    prefix = "evalkit.judge."
+    return [(k.removeprefix(prefix), v) for k, v in properties if k.startswith(prefix)]
+
+
+def record_lines(record: Any) -> list[str]:
+    """Returns a calibration record's headline figures as short lines."""
+    lines = [f"n = {record.n} labelled items, judge fingerprint {record.fingerprint}"]
+    lines += [f"{name}: {figure.text()}" for name, figure in record.figures.items()]
+    return lines
+
+
 def summarize(state: DemoState) -> DemoState:
-    """Prints where every run is stored."""
-    for name, run in state.runs.items():
-        print(f"{name}: run {run.manifest.run_id} in {run.location}")
+    """Prints each suite's gate decision and report path, the last line the first report."""
+    print("\ndemo: done")
+    for name, outcome in state.outcomes.items():
+        gate = outcome.gate.status if outcome.gate is not None else "-"
+        print(f"  {name}: gate {gate}; report {outcome.report}")
+    first = next(iter(state.outcomes.values()), None)
+    if first is not None and first.report:
+        print(f"demo: open the report: {first.report}")
     return state
 
 
 Step = Callable[[DemoState], DemoState]
-STEPS: list[Step] = [load_project, run_suites, summarize]
+STEPS: list[Step] = [load_project, run_and_gate_suites, show_calibration, summarize]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,8 +115,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "demo",
         help="run the example suites end to end on the embedded model",
         description="Runs every suite configured in [tool.evalkit] (the examples use the "
-        "bundled Gemma 3 270M through llama.cpp; no API key needed) and prints where the "
-        "runs are stored.",
+        "bundled Gemma 3 270M through llama.cpp; no API key needed), compares each run "
+        "with the suite's committed baseline, writes the HTML reports and shows the "
+        "shipped judge's calibration. Exit 0 when every suite ran, whatever the gates "
+        "decided (the decisions are printed); 3 when a suite could not run.",
     )
     parser.add_argument("suites", nargs="*", metavar="SUITE", help="only these suites")
     parser.add_argument("--no-cache", action="store_true", help="do not use the call cache")

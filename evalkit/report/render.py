@@ -119,7 +119,7 @@ def _static(name: str) -> str:
     return text
 
 
-def _csp(script: str) -> str:
+def csp_for_script(script: str) -> str:
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     # Only the report's own inline script may run; nothing may be fetched.
     return (
@@ -140,7 +140,7 @@ def render_html(model: ReportModel, *, generated_at: str | None = None) -> str:
         evalkit_version=evalkit.__version__,
         css=Markup(_static("report.css")),
         script=Markup(script),
-        csp=_csp(script),
+        csp=csp_for_script(script),
         payload=Markup(script_safe_json(model.payload)),
     )
 

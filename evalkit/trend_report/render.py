@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 import evalkit
 from evalkit.history import NightRecord
-from evalkit.report.render import _csp, script_safe_json
+from evalkit.report.render import csp_for_script, script_safe_json
 from evalkit.trend_report.data import TrendModel, build_trend
 from evalkit.util.atomic import atomic_write_text
 
@@ -59,7 +59,7 @@ def render_trend_html(model: TrendModel, *, generated_at: str | None = None) -> 
             evalkit_version=evalkit.__version__,
             css=Markup(css),
             script=Markup(script),
-            csp=_csp(script),
+            csp=csp_for_script(script),
             payload=Markup(script_safe_json(model.payload)),
         )
     )
