@@ -137,4 +137,9 @@ def test_demo_runs_every_configured_suite(
     config = _config(tmp_path, openai_server.url)
     assert main(["--config", str(config), "demo"]) == 0
     out = capsys.readouterr().out
-    assert "qa: run " in out and str(tmp_path / "runs") in out
+    assert "suite qa: run " in out
+    # No committed baseline in this project: the gate says so instead of passing.
+    assert "qa: gate no-baseline; report " in out
+    report = out.split("demo: open the report: ")[1].strip()
+    assert Path(report).is_file() and Path(report).name == "report.html"
+    assert len(list((tmp_path / "runs").iterdir())) >= 1
