@@ -116,6 +116,25 @@ def _case_ids(run: Run) -> set[str]:
     )
 
 
+def _stored_precision(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Returns ``values`` rounded as a committed baseline stores them.
+
+    Baseline files keep 6 significant digits (evalkit.baseline); rounding both sides the
+    same way keeps an unchanged SUT from showing 1e-9 "differences" that a rank test
+    would count.
+    """
+    from evalkit.baseline import SIGNIFICANT_DIGITS
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(values)))
+    digits = np.where(np.isfinite(magnitude), SIGNIFICANT_DIGITS - 1 - magnitude, 0)
+    scale = np.power(10.0, digits)
+    rounded: npt.NDArray[np.float64] = np.where(
+        np.isfinite(magnitude), np.round(values * scale) / scale, values
+    )
+    return rounded
+
+
 def _side(run: Run, ids: set[str], case_index: pd.Index, metric_index: pd.Index) -> _Side:
     frame = run.scores
     n_cases, n_metrics = len(case_index), len(metric_index)
@@ -124,7 +143,7 @@ def _side(run: Run, ids: set[str], case_index: pd.Index, metric_index: pd.Index)
     metric_pos = _codes(frame["metric"], metric_index)
     keep = (case_pos >= 0) & (metric_pos >= 0)
     key = case_pos[keep] * n_metrics + metric_pos[keep]
-    values = frame["value"].to_numpy(dtype=np.float64)[keep]
+    values = _stored_precision(frame["value"].to_numpy(dtype=np.float64)[keep])
     moments = stats.moments_by_code(key, values, n_cases * n_metrics)
     has_case = np.zeros(n_cases, dtype=bool)
     has_case[case_index.get_indexer(pd.Index(list(ids), dtype=object))] = True

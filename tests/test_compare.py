@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -292,3 +293,22 @@ def test_to_dict_is_strict_json_with_a_schema_version() -> None:
     row = data["metrics"][0]
     assert row["verdict"] == "no-change" and row["n_unscored_baseline"] == 1
     assert not any(isinstance(v, float) and math.isnan(v) for v in row.values())
+
+
+def test_unchanged_scores_against_a_rounded_baseline_file_show_no_difference(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A committed baseline keeps 6 significant digits; the same scores at full precision
+    # must compare as identical (no 1e-9 "deltas" for a rank test to count).
+    from evalkit.baseline import load_baseline, write_baseline
+
+    rng = np.random.default_rng(1)
+    values = rng.random(40) / 3
+    run = make_run("cand", [(f"c{i:03d}", "f1", float(v)) for i, v in enumerate(values)],
+                   metrics=[F1])  # fmt: skip
+    path = tmp_path / "qa.baseline.jsonl"
+    write_baseline(run, path)
+    [row] = compare_runs(load_baseline(path), run).overall()
+    assert row.delta == 0.0
+    assert row.p_value == 1.0
+    assert row.verdict == "no-change"
