@@ -203,3 +203,16 @@ def test_hf_dataset_without_mapping_names_its_columns(tmp_path: Path) -> None:
     datasets.Dataset.from_dict({"question": ["q"]}).save_to_disk(str(folder))
     with pytest.raises(GoldenSetError, match="its columns are \\['question'\\]"):
         load_golden_set(folder)
+
+
+def test_fast_fingerprint_equals_the_model_based_one(tmp_path: Path) -> None:
+    # parse_jsonl hashes the validated line dicts; it must agree with fingerprint_cases
+    # (used for sets built in Python) for every input shape, with and without defaults.
+    lines = [
+        {"id": "a", "input": "x", "expected": None, "tags": [], "metadata": {}},
+        {"id": "b", "input": {"q": "é"}, "expected": ["y"], "group": "g", "contexts": ["c"]},
+        {"id": "c", "input": [{"role": "user", "content": "hi"}], "expected": {"k": 1}},
+        {"id": "d", "input": "n", "expected": 0, "metadata": {"m": [1, 2]}},
+    ]
+    golden = load_golden_set(write(tmp_path, "".join(json.dumps(x) + "\n" for x in lines)))
+    assert golden.fingerprint == fingerprint_cases(golden.cases)
