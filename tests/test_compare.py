@@ -312,3 +312,12 @@ def test_unchanged_scores_against_a_rounded_baseline_file_show_no_difference(
     assert row.delta == 0.0
     assert row.p_value == 1.0
     assert row.verdict == "no-change"
+
+
+def test_case_diffs_show_unscored_and_missing_values_as_none() -> None:
+    base = make_run("b", [("c0", "f1", 0.5), ("c1", "f1", None), ("c2", "f1", 0.25)], metrics=[F1])
+    cand = make_run("c", [("c0", "f1", 0.75), ("c1", "f1", 0.5), ("c2", "f1", None)], metrics=[F1])
+    diffs = {d.case_id: d for d in compare_runs(base, cand).cases}
+    assert diffs["c0"].delta == {"f1": 0.25}
+    assert diffs["c1"].baseline == {"f1": None} and diffs["c1"].delta == {"f1": None}
+    assert diffs["c2"].candidate == {"f1": None} and diffs["c2"].baseline == {"f1": 0.25}
