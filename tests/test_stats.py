@@ -466,3 +466,19 @@ def test_vectorised_wilcoxon_equals_one_column_at_a_time() -> None:
     for j in range(6):
         assert (less[j], greater[j], two[j]) == pytest.approx(stats._wilcoxon_pvalues(d[:, j]))
     assert two[3] == 1.0
+
+
+def test_bootstrap_is_reproducible_for_a_seed_whatever_the_thread_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks run in parallel threads, each with its own child generator, so one or two
+    # threads give the same resamples.
+    rng = np.random.default_rng(5)
+    base = rng.random(30_000)
+    cand = base - 0.01 + rng.normal(0, 0.1, 30_000)
+    two = stats.paired_compare(base, cand, kind="continuous", rng=3)
+    monkeypatch.setattr(stats, "_BOOT_THREADS", 1)
+    one = stats.paired_compare(base, cand, kind="continuous", rng=3)
+    assert (two.ci_low, two.ci_high) == (one.ci_low, one.ci_high)
+    other_seed = stats.paired_compare(base, cand, kind="continuous", rng=4)
+    assert (other_seed.ci_low, other_seed.ci_high) != (one.ci_low, one.ci_high)
