@@ -502,11 +502,9 @@ def evaluate_suite(
 
 
 def _cell(value: float | None, *, sign: bool = False, p: bool = False) -> str:
-    if value is None:
-        return "-"
-    if p:
-        return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
-    return f"{value:+.3g}" if sign else f"{value:.3g}"
+    if p and value is not None and not math.isnan(value):
+        return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"  # fixed width in a table
+    return _num(value, sign=sign)
 
 
 def summary_lines(outcome: SuiteOutcome) -> list[str]:

@@ -119,3 +119,6 @@ def full_page_screenshot(driver: Any, path: Path, max_height: int = 6000) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
     return path
+
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fakeserver import FakeOpenAIServer
@@ -44,3 +45,13 @@ def embedded_url() -> Iterator[str]:
         yield url
     finally:
         embedded.stop_server()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium shared by a test module (fails, never skips, if it is missing)."""
+    from browser import chromium, require_chromium
+
+    require_chromium()
+    with chromium() as driver:
+        yield driver

@@ -7,17 +7,15 @@ installs Debian's chromium and chromium-driver. Screenshots go to reports/screen
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import (
-    chromium,
+    SCREENSHOTS,
     console_errors,
     full_page_screenshot,
     requested_urls,
-    require_chromium,
     wait_ready,
 )
 from test_report import ATTR_XSS, SCRIPT_XSS, hostile_data
@@ -27,14 +25,6 @@ from evalkit.report import render_report
 from evalkit.report.synthetic import synthetic_comparison, synthetic_runs
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    with chromium() as driver:
-        yield driver
 
 
 def visible_rows(driver: Any) -> int:

@@ -6,17 +6,15 @@ Screenshots go to reports/screenshots/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import (
-    chromium,
+    SCREENSHOTS,
     console_errors,
     full_page_screenshot,
     requested_urls,
-    require_chromium,
     wait_ready,
 )
 from test_trend_report import ATTR_XSS, SCRIPT_XSS, nights
@@ -24,14 +22,6 @@ from test_trend_report import ATTR_XSS, SCRIPT_XSS, nights
 from evalkit.trend_report import render_trend_report
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    with chromium() as driver:
-        yield driver
 
 
 def test_trend_report_renders_offline_shows_hostile_text_as_text_and_links_nights(
