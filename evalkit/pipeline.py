@@ -27,15 +27,7 @@ from evalkit.config import ProjectConfig, SuiteConfig
 from evalkit.errors import InfrastructureError, UserInputError
 from evalkit.golden import GoldenSet, load_golden_set
 from evalkit.llm import SECRET_PARAMS, ModelClient, close_litellm_clients
-from evalkit.records import (
-    MetricInfo,
-    Output,
-    Run,
-    RunManifest,
-    ScoreRow,
-    outputs_frame,
-    scores_frame,
-)
+from evalkit.records import MetricInfo, Output, Run, RunManifest, ScoreRow
 from evalkit.runner import compute_totals, describe_errors, generate_outputs
 from evalkit.store import RunStore, run_key
 
@@ -175,16 +167,16 @@ async def arun_suite(
         shard=shard_text,
         extra={"errors": describe_errors(outputs), "calls": client.stats()},
     )
-    run = Run(
-        manifest=manifest,
-        outputs=outputs_frame(outputs),
-        scores=scores_frame(score_rows),
+    run = Run.from_rows(
+        manifest,
+        outputs,
+        score_rows,
         groups={c.id: c.group for c in golden.cases if c.group is not None},
         tags={c.id: list(c.tags) for c in golden.cases},
     )
     location = store.write_run(run)
     store.clear_journal(key)
-    return Run(manifest, run.outputs, run.scores, location, run.groups, run.tags)
+    return run.at(location)
 
 
 def run_suite(

@@ -2,17 +2,22 @@
 
 These are the contracts of DESIGN.md. Rows are frozen dataclasses (cheap at 100k rows);
 tables of them convert to pandas with :func:`outputs_frame` / :func:`scores_frame`.
+
+pandas is imported on first use only: ``evalkit run`` makes, stores and prints a run
+without it (a fully cached re-run is mostly process start-up).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MetricKind = Literal["binary", "continuous", "ordinal"]
 RunStatus = Literal["running", "complete", "partial", "failed"]
@@ -75,14 +80,28 @@ OUTPUT_COLUMNS = [f for f in Output.__dataclass_fields__]
 SCORE_COLUMNS = [f for f in ScoreRow.__dataclass_fields__]
 
 
+def row_columns(rows: Iterable[Any], columns: Sequence[str]) -> dict[str, list[Any]]:
+    """Returns ``{column: [value per row]}`` of flat dataclass rows (no deep copy as in asdict)."""
+    listed = list(rows)
+    return {name: [getattr(row, name) for row in listed] for name in columns}
+
+
+def _frame(columns: dict[str, list[Any]], names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not columns[names[0]]:  # no rows: object columns (pandas would guess float64)
+        return pd.DataFrame([], columns=names)
+    return pd.DataFrame(columns, columns=names)
+
+
 def outputs_frame(outputs: Iterable[Output]) -> pd.DataFrame:
     """Returns outputs as a DataFrame with the columns of :class:`Output`."""
-    return pd.DataFrame([asdict(o) for o in outputs], columns=OUTPUT_COLUMNS)
+    return _frame(row_columns(outputs, OUTPUT_COLUMNS), OUTPUT_COLUMNS)
 
 
 def scores_frame(rows: Iterable[ScoreRow]) -> pd.DataFrame:
     """Returns score rows as a long DataFrame with the columns of :class:`ScoreRow`."""
-    frame = pd.DataFrame([asdict(r) for r in rows], columns=SCORE_COLUMNS)
+    frame = _frame(row_columns(rows, SCORE_COLUMNS), SCORE_COLUMNS)
     frame["value"] = frame["value"].astype("float64")
     return frame
 
@@ -148,13 +167,100 @@ class RunManifest(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
 class Run:
-    """A stored run: its manifest, its outputs and its score rows."""
+    """A run: its manifest, its outputs and its score rows, with each case's group and tags.
 
-    manifest: RunManifest
-    outputs: pd.DataFrame
-    scores: pd.DataFrame
-    location: str = ""
-    groups: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, list[str]] = field(default_factory=dict)
+    ``outputs`` and ``scores`` are DataFrames (columns of :class:`Output` and
+    :class:`ScoreRow`). A run made with :meth:`from_rows` keeps its rows and builds the
+    frames on first use, so storing and summarising it needs no pandas. Treat a Run as
+    immutable: :meth:`at` returns a copy with a location.
+    """
+
+    __slots__ = ("_outputs", "_rows", "_scores", "groups", "location", "manifest", "tags")
+
+    def __init__(
+        self,
+        manifest: RunManifest,
+        outputs: pd.DataFrame,
+        scores: pd.DataFrame,
+        location: str = "",
+        groups: dict[str, str] | None = None,
+        tags: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.location = location
+        self.groups: dict[str, str] = groups if groups is not None else {}
+        self.tags: dict[str, list[str]] = tags if tags is not None else {}
+        self._outputs: pd.DataFrame | None = outputs
+        self._scores: pd.DataFrame | None = scores
+        self._rows: tuple[Sequence[Output], Sequence[ScoreRow]] | None = None
+
+    @classmethod
+    def from_rows(
+        cls,
+        manifest: RunManifest,
+        outputs: Sequence[Output],
+        scores: Sequence[ScoreRow],
+        *,
+        location: str = "",
+        groups: dict[str, str] | None = None,
+        tags: dict[str, list[str]] | None = None,
+    ) -> Run:
+        """Returns a run that keeps ``outputs`` and ``scores`` as rows (frames built lazily)."""
+        run = cls.__new__(cls)
+        run.manifest = manifest
+        run.location = location
+        run.groups = groups if groups is not None else {}
+        run.tags = tags if tags is not None else {}
+        run._outputs = None
+        run._scores = None
+        run._rows = (outputs, scores)
+        return run
+
+    @property
+    def rows(self) -> tuple[Sequence[Output], Sequence[ScoreRow]] | None:
+        """The (outputs, score rows) of a run made by :meth:`from_rows`, else None."""
+        return self._rows
+
+    @property
+    def outputs(self) -> pd.DataFrame:
+        """One row per (case, sample), the columns of :class:`Output`."""
+        if self._outputs is None:
+            assert self._rows is not None
+            self._outputs = outputs_frame(self._rows[0])
+        return self._outputs
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """One row per (case, sample, metric), the columns of :class:`ScoreRow`."""
+        if self._scores is None:
+            assert self._rows is not None
+            self._scores = scores_frame(self._rows[1])
+        return self._scores
+
+    def at(self, location: str) -> Run:
+        """Returns this run with ``location`` set (frames and rows shared, not copied)."""
+        copy = Run.__new__(Run)
+        copy.manifest, copy.groups, copy.tags = self.manifest, self.groups, self.tags
+        copy._outputs, copy._scores, copy._rows = self._outputs, self._scores, self._rows
+        copy.location = location
+        return copy
+
+    def metric_means(self) -> dict[str, tuple[float | None, int]]:
+        """Returns ``{metric: (mean of scored values or None, number scored)}``."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        if self._rows is not None:
+            pairs: Iterable[tuple[str, float | None]] = (
+                (row.metric, row.value) for row in self._rows[1]
+            )
+        else:
+            frame = self.scores
+            pairs = zip(frame["metric"].tolist(), frame["value"].tolist(), strict=True)
+        for metric, value in pairs:
+            sums.setdefault(metric, 0.0)
+            counts.setdefault(metric, 0)
+            if value is not None and not math.isnan(value):
+                sums[metric] += value
+                counts[metric] += 1
+        return {m: (sums[m] / counts[m] if counts[m] else None, counts[m]) for m in sums}

@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from evalkit.golden import GoldenCase, GoldenSet
 from evalkit.llm import ModelClient, ModelRequest, request_summary
 from evalkit.progress import make_progress
 from evalkit.prompting import build_prompt, callable_payload
-from evalkit.records import Output, Totals
+from evalkit.records import OUTPUT_COLUMNS, Output, Totals
 
 #: Stop early when this many calls (or every call, if fewer but >= EARLY_STOP_MIN) have
 #: all failed with the same error and none has succeeded.
@@ -75,7 +75,8 @@ class Journal:
         """Appends one output; data reaches the OS at once, the disk at least every 0.5 s."""
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        line = json.dumps(asdict(output), ensure_ascii=False, separators=(",", ":")) + "\n"
+        row = {name: getattr(output, name) for name in OUTPUT_COLUMNS}
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode("utf-8"))
         now = time.monotonic()
         if now - self._last_sync >= _FSYNC_EVERY_S:

@@ -28,12 +28,15 @@ import secrets
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import NotFoundError
-from evalkit.records import Run, RunManifest
+from evalkit.records import OUTPUT_COLUMNS, SCORE_COLUMNS, Run, RunManifest, row_columns
+from evalkit.util.arrow_table import table_from_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 MANIFEST = "manifest.json"
 OUTPUTS = "outputs.parquet"
@@ -108,15 +111,17 @@ class RunStore:
 
     def write_run(self, run: Run) -> str:
         """Writes ``run`` atomically; returns its location."""
+        import pyarrow.parquet as pq
+
         run_id = run.manifest.run_id
         tables = _tables(run)
         manifest_text = run.manifest.model_dump_json(indent=2)
         if self.remote:
             target = self.run_dir(run_id)
             self._fs.makedirs(target, exist_ok=True)
-            for name, frame in tables.items():
+            for name, table in tables.items():
                 with self._fs.open(f"{target}/{name}", "wb") as handle:
-                    frame.to_parquet(handle, index=False)
+                    pq.write_table(table, handle)
             # The manifest goes last: its presence marks the run complete.
             with self._fs.open(f"{target}/{MANIFEST}", "w") as handle:
                 handle.write(manifest_text)
@@ -129,8 +134,8 @@ class RunStore:
         temp = root / f".tmp-{run_id}-{secrets.token_hex(4)}"
         temp.mkdir()
         try:
-            for name, frame in tables.items():
-                frame.to_parquet(temp / name, index=False)
+            for name, table in tables.items():
+                pq.write_table(table, temp / name)
             (temp / MANIFEST).write_text(manifest_text, encoding="utf-8")
             for file in temp.iterdir():
                 with file.open("rb") as handle:
@@ -245,22 +250,71 @@ class RunStore:
         return Path(location).read_text(encoding="utf-8")
 
     def _read_table(self, location: str) -> pd.DataFrame:
+        import pandas as pd
+
         if self.remote:
             with self._fs.open(location, "rb") as handle:
                 return pd.read_parquet(handle)
         return pd.read_parquet(location)
 
 
-def _tables(run: Run) -> dict[str, pd.DataFrame]:
-    case_ids = sorted(set(run.tags) | set(run.groups) | set(run.outputs.get("case_id", [])))
-    cases = pd.DataFrame(
-        {
-            "case_id": pd.Series(case_ids, dtype="object"),
-            "group": pd.Series([run.groups.get(c) for c in case_ids], dtype="object"),
-            "tags": pd.Series([list(run.tags.get(c, [])) for c in case_ids], dtype="object"),
-        }
-    )
-    return {OUTPUTS: run.outputs, SCORES: run.scores, CASES: cases}
+def _column_types() -> dict[str, pa.DataType]:
+    """Arrow types of the outputs, scores and cases columns, as pandas writes them."""
+    import pyarrow as pa
+
+    text, count, real = pa.large_string(), pa.int64(), pa.float64()
+    return {
+        "case_id": text,
+        "sample": count,
+        "text": text,
+        "error": text,
+        "latency_s": real,
+        "prompt_tokens": count,
+        "completion_tokens": count,
+        "cost_usd": real,
+        "cached": pa.bool_(),
+        "attempts": count,
+        "finish_reason": text,
+        "prompt": text,
+        "contexts": pa.list_(pa.field("element", pa.string())),
+        "metric": text,
+        "value": real,
+        "kind": text,
+        "rationale": text,
+        "raw": text,
+        "group": text,
+        "tags": pa.list_(text),
+    }
+
+
+def _tables(run: Run) -> dict[str, pa.Table]:
+    """Returns the run's Parquet tables; a run made from rows is converted without pandas.
+
+    Columns and types are the ones ``DataFrame.to_parquet`` writes for the same rows
+    (a test compares both), so either path reads back alike.
+    """
+    import pyarrow as pa
+
+    rows = run.rows
+    if rows is not None:
+        types = _column_types()
+        output_columns = row_columns(rows[0], OUTPUT_COLUMNS)
+        outputs = table_from_columns(output_columns, types)
+        # scores_frame makes "value" float64 even when nothing was scored.
+        score_columns = row_columns(rows[1], SCORE_COLUMNS)
+        scores = table_from_columns(score_columns, types, typed=frozenset({"value"}))
+        output_ids = output_columns["case_id"]
+    else:
+        outputs = pa.Table.from_pandas(run.outputs, preserve_index=False)
+        scores = pa.Table.from_pandas(run.scores, preserve_index=False)
+        output_ids = run.outputs["case_id"].tolist() if "case_id" in run.outputs else []
+    case_ids = sorted(set(run.tags) | set(run.groups) | set(output_ids))
+    cases: dict[str, list[Any]] = {
+        "case_id": case_ids,
+        "group": [run.groups.get(c) for c in case_ids],
+        "tags": [list(run.tags.get(c, [])) for c in case_ids],
+    }
+    return {OUTPUTS: outputs, SCORES: scores, CASES: table_from_columns(cases, _column_types())}
 
 
 def _fsync_dir(folder: Path) -> None:

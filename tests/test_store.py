@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -73,15 +74,17 @@ def test_a_failed_write_leaves_nothing_behind(
     store = RunStore(tmp_path)
     run = _run(store)
     calls = {"n": 0}
-    original = pd.DataFrame.to_parquet
+    import pyarrow.parquet as pq
 
-    def flaky(self: pd.DataFrame, *args: object, **kwargs: object) -> None:
+    original = pq.write_table
+
+    def flaky(*args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("disk full")
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        original(*args, **kwargs)
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", flaky)
+    monkeypatch.setattr(pq, "write_table", flaky)
     with pytest.raises(OSError, match="disk full"):
         store.write_run(run)
     assert list(tmp_path.iterdir()) == []
@@ -154,3 +157,95 @@ def test_run_key_changes_with_what_determines_the_run() -> None:
     assert run_key(**{**base, "metrics": ["b", "a"]}) == key  # type: ignore[arg-type]
     for change in ({"samples": 2}, {"shard": "1/2"}, {"sut_fingerprint": "t"}):
         assert run_key(**{**base, **change}) != key  # type: ignore[arg-type]
+
+
+def _rows() -> tuple[list[Output], list[ScoreRow]]:
+    long_text = "ü" * 700_000  # 1.4 MB in UTF-8: longer than one JSON read block
+    outputs = [
+        Output("a", 0, "x", latency_s=0.25, prompt_tokens=3, completion_tokens=1, cached=True),
+        Output("a", 1, long_text, contexts=("p1", 'quote " and \\ and \n'), attempts=2),
+        Output("b", 0, None, error="boom", contexts=()),
+        Output("c", 0, "<script>alert(1)</script>", finish_reason="stop", prompt="Q: c"),
+    ]
+    scores = [
+        ScoreRow("a", 0, "exact", 1.0, "binary"),
+        ScoreRow("a", 1, "exact", 0.0, "binary", rationale="wrong"),
+        ScoreRow("b", 0, "exact", None, "binary", error="no output"),
+        ScoreRow("c", 0, "f1", 0.123456789, "continuous", raw='{"x": 1}'),
+    ]
+    return outputs, scores
+
+
+def _manifest(store: RunStore) -> RunManifest:
+    return _run(store).manifest.model_copy(update={"run_id": store.new_run_id("qa")})
+
+
+@pytest.mark.parametrize("empty_scores", [False, True])
+def test_run_from_rows_is_stored_exactly_as_the_pandas_path_stores_it(
+    tmp_path: Path, empty_scores: bool
+) -> None:
+    import pyarrow.parquet as pq
+
+    store = RunStore(tmp_path)
+    outputs, scores = _rows()
+    if empty_scores:
+        scores = []
+    groups, tags = {"a": "doc1"}, {"a": ["geo", "x"], "b": [], "c": []}
+    by_rows = Run.from_rows(_manifest(store), outputs, scores, groups=groups, tags=tags)
+    by_frames = Run(
+        _manifest(store), outputs_frame(outputs), scores_frame(scores), groups=groups, tags=tags
+    )
+    rows_dir = Path(store.write_run(by_rows))
+    frames_dir = Path(store.write_run(by_frames))
+    for name in ("outputs.parquet", "scores.parquet", "cases.parquet"):
+        from_rows = pq.read_table(rows_dir / name)
+        from_frames = pq.read_table(frames_dir / name).replace_schema_metadata(None)
+        assert from_rows.schema == from_frames.schema, name
+        assert from_rows.to_pylist() == from_frames.to_pylist(), name
+    loaded_rows = store.load_run(by_rows.manifest.run_id)
+    loaded_frames = store.load_run(by_frames.manifest.run_id)
+    pd.testing.assert_frame_equal(loaded_rows.outputs, loaded_frames.outputs)
+    pd.testing.assert_frame_equal(loaded_rows.scores, loaded_frames.scores)
+    assert (loaded_rows.groups, loaded_rows.tags) == (loaded_frames.groups, loaded_frames.tags)
+    assert loaded_rows.outputs["text"].tolist()[1] == outputs[1].text
+    pd.testing.assert_frame_equal(by_rows.outputs, by_frames.outputs)
+    pd.testing.assert_frame_equal(by_rows.scores, by_frames.scores)
+
+
+def test_metric_means_skip_unscored_rows_from_rows_and_from_frames(tmp_path: Path) -> None:
+    outputs, scores = _rows()
+    manifest = _manifest(RunStore(tmp_path))
+    expected = {"exact": (0.5, 2), "f1": (0.123456789, 1)}
+    assert Run.from_rows(manifest, outputs, scores).metric_means() == expected
+    assert Run(manifest, outputs_frame(outputs), scores_frame(scores)).metric_means() == expected
+    only_unscored = [ScoreRow("a", 0, "judge", None, "binary", error="unparseable")]
+    assert Run.from_rows(manifest, outputs, only_unscored).metric_means() == {"judge": (None, 0)}
+
+
+def test_storing_a_run_made_from_rows_does_not_import_pandas(tmp_path: Path) -> None:
+    """pandas costs ~0.45 s to import; `evalkit run` must store a run without it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from evalkit.records import Output, Run, RunManifest, ScoreRow
+        from evalkit.store import RunStore
+        store = RunStore({str(tmp_path)!r})
+        manifest = RunManifest(run_id=store.new_run_id("qa"), suite="qa", golden_path="g",
+            golden_fingerprint="g", n_cases=1, sut_fingerprint="s",
+            started_at="2026-01-01T00:00:00+00:00", evalkit_version="0")
+        run = Run.from_rows(manifest, [Output("a", 0, "x", contexts=("c",))],
+            [ScoreRow("a", 0, "exact", 1.0, "binary")], tags={{"a": ["t"]}})
+        store.write_run(run)
+        assert run.metric_means() == {{"exact": (1.0, 1)}}
+        print("pandas" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+    assert RunStore(tmp_path).load_run("latest").outputs["contexts"].tolist()[0].tolist() == ["c"]

@@ -129,9 +129,11 @@ def run(args: argparse.Namespace) -> int:
             f"tokens {totals.prompt_tokens}+{totals.completion_tokens}, "
             f"cost ${totals.cost_usd:.4f}"
         )
+    means = result.metric_means()
     for metric in manifest.metrics:
-        values = result.scores[result.scores["metric"] == metric.name]["value"]
-        print(f"  {metric.name}: mean {values.mean():.3f} over {values.notna().sum()} scored")
+        mean, scored = means.get(metric.name, (None, 0))
+        shown = f"{mean:.3f}" if mean is not None else "-"
+        print(f"  {metric.name}: mean {shown} over {scored} scored")
     print(f"  stored in {result.location}")
     sys.stdout.flush()
     return 0
