@@ -60,6 +60,41 @@ def test_same_command_again_is_served_from_cache(
     assert openai_server.stats()["requests"] == 6
 
 
+def test_a_cached_re_run_from_a_new_process_makes_no_call_and_imports_no_pandas(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """pandas costs ~0.45 s to import: keeping it off this path keeps a cached re-run fast
+    (measured by bench/bench_runner.py)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['evalkit'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('evalkit', run_name='__main__')\n"
+        "except SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "print('pandas imported:', 'pandas' in sys.modules)\n"
+    )
+    golden = tmp_path / "scored.jsonl"
+    golden.write_text(
+        "".join(
+            json.dumps({"id": f"c{i}", "input": f"question {i}", "expected": answer}) + "\n"
+            for i, answer in enumerate(["echo: question 0", "no", "echo: question 2"])
+        )
+    )
+    flags = ["--golden", str(golden), "--model", "openai/x", "--api-base", openai_server.url]
+    flags += ["--store", str(tmp_path / "runs"), "--no-progress", "--metric", "exact"]
+    command = [sys.executable, "-c", probe, "run", *flags]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert openai_server.stats()["requests"] == 3
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert openai_server.stats()["requests"] == 3
+    assert "3 from cache" in again.stdout
+    assert "exact: mean 0.667 over 3 scored" in again.stdout
+    for result in (first, again):
+        assert result.stdout.strip().splitlines()[-1] == "pandas imported: False"
+
+
 def test_api_key_never_reaches_the_stored_run(
     openai_server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
