@@ -761,6 +761,25 @@ def mde_from_se(
     return np.asarray(se, dtype=np.float64) * multiplier
 
 
+def mde_exact_flips(n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Returns the smallest share of ``n`` passing cases that must flip to fail for McNemar's
+    exact one-sided test to see it with probability ``power``, when none flips back.
+
+    This is the MDE of a binary metric that passed on every case in the baseline: the SD
+    of the differences is 0 there, so the normal formula would claim any drop is seen.
+    Method: with b flips to fail and none to pass the exact p-value is 0.5**b, so the test
+    rejects at ``alpha`` from k = ceil(log2(1/alpha)) flips. Flips ~ Binomial(n, delta),
+    and P(Binomial(n, delta) >= k) = P(Beta(k, n - k + 1) <= delta), so the MDE is the
+    ``power`` quantile of Beta(k, n - k + 1). ``inf`` when n < k: no drop can show.
+    """
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError("alpha and power must be in (0, 1)")
+    k = max(1, math.ceil(math.log2(1 / alpha) - 1e-12))
+    if n < k:
+        return math.inf
+    return float(sps.beta.ppf(power, k, n - k + 1))
+
+
 def power_from_se(
     effect: npt.ArrayLike, se: npt.ArrayLike, *, alpha: float = 0.05, sides: int = 1
 ) -> FloatArray:
@@ -889,6 +908,19 @@ class PairedColumns:
     confidence: float
 
 
+def _constant_mde(base: FloatArray, kind: str, higher_is_better: bool, *, alpha: float) -> float:
+    """Returns the MDE of a column where neither side varies.
+
+    A binary metric at its best value on every case: :func:`mde_exact_flips`. At its worst
+    value no regression can show, and a continuous constant says nothing about the spread
+    a change would have: NaN (shown as "-").
+    """
+    best = 1.0 if higher_is_better else 0.0
+    if kind == "binary" and base.size and np.all(base == best):
+        return mde_exact_flips(int(base.size), alpha=alpha, power=0.8)
+    return math.nan
+
+
 def _broadcast(value: Any, m: int, dtype: Any) -> npt.NDArray[Any]:
     array = np.asarray(value, dtype=dtype)
     return np.broadcast_to(array, (m,)).copy() if array.ndim == 0 else array.astype(dtype)
@@ -913,7 +945,8 @@ def paired_columns(
     flips. Tests per column: McNemar's exact test for 0/1 binary columns without
     clusters; Wilcoxon's signed-rank test for other columns without clusters; the cluster
     sign-flip permutation test when clustered. CI: percentile (cluster) bootstrap at
-    1 - alpha. MDE: :func:`mde_from_se` one-sided at alpha, 80% power.
+    1 - alpha. MDE: :func:`mde_from_se` one-sided at alpha, 80% power; when neither side
+    varies, :func:`mde_exact_flips` for a binary column passing everywhere, else NaN.
     """
     base = _as_columns(baseline)
     cand = _as_columns(candidate)
@@ -944,6 +977,7 @@ def paired_columns(
     fallback = np.sqrt(var_sum / moments.n)
     se_for_mde = np.where(np.nan_to_num(se) > 0, se, fallback)
     mde = mde_from_se(se_for_mde, alpha=alpha, power=0.8, sides=1)
+    no_variation = (np.nan_to_num(se_for_mde) == 0) & (moments.n > 0)
 
     boot = _bootstrap_means(moments.unit_sums, moments.unit_counts, n_boot, generator)
     with np.errstate(invalid="ignore"):
@@ -981,6 +1015,14 @@ def paired_columns(
             if j not in batch:
                 p_less[j], p_greater[j], p_two[j] = _wilcoxon_pvalues(diff[paired[:, j], j])
             tests[j] = "wilcoxon"
+
+    for column in np.flatnonzero(no_variation).tolist():
+        mde[column] = _constant_mde(
+            base[paired[:, column], column],
+            kind_list[column],
+            bool(directions[column]),
+            alpha=alpha,
+        )
 
     too_few = moments.n_units < MIN_UNITS
     for array in (p_less, p_greater, p_two):

@@ -333,6 +333,41 @@ def test_power_analysis_inflates_mde_by_the_design_effect() -> None:
     assert clustered.mde == pytest.approx(flat.mde * math.sqrt(clustered.design_effect))
 
 
+@pytest.mark.parametrize("n,alpha", [(221, 0.05), (40, 0.05), (1000, 0.01)])
+def test_exact_flip_mde_is_detected_with_80_percent_power(n: int, alpha: float) -> None:
+    delta = stats.mde_exact_flips(n, alpha=alpha, power=0.8)
+    # The smallest flip count McNemar's exact one-sided test rejects with (none flip back).
+    k = next(b for b in range(1, 60) if sps.binomtest(b, b, 0.5, "greater").pvalue <= alpha)
+    assert sps.binom.sf(k - 1, n, delta) == pytest.approx(0.8, abs=1e-9)
+    # By simulation: run the test itself on Binomial(n, delta) flips.
+    flips = np.random.default_rng(5).binomial(n, delta, 20_000)
+    p_values = sps.binom.sf(flips - 1, flips, 0.5)
+    assert np.mean((p_values <= alpha) & (flips > 0)) == pytest.approx(0.8, abs=0.01)
+
+
+def test_exact_flip_mde_is_infinite_when_too_few_cases_could_ever_reject() -> None:
+    assert stats.mde_exact_flips(4, alpha=0.05) == math.inf  # 0.5**4 > 0.05
+    assert math.isfinite(stats.mde_exact_flips(5, alpha=0.05))  # 0.5**5 < 0.05
+
+
+def test_mde_of_columns_where_neither_side_varies() -> None:
+    n = 221
+    ones, zeros = np.ones((n, 1)), np.zeros((n, 1))
+    best = stats.paired_columns(ones, ones, kinds="binary", n_boot=200)
+    assert best.mde[0] == pytest.approx(stats.mde_exact_flips(n, alpha=0.05))
+    assert 0.02 < best.mde[0] < 0.04  # about 7 cases of 221 (k = 5 flips needed)
+    worst = stats.paired_columns(zeros, zeros, kinds="binary", n_boot=200)
+    assert math.isnan(worst.mde[0])  # already failing everywhere: no drop can show
+    lower_better = stats.paired_columns(
+        zeros, zeros, kinds="binary", higher_is_better=False, n_boot=200
+    )
+    assert lower_better.mde[0] == best.mde[0]
+    constant = stats.paired_columns(ones * 0.7, ones * 0.7, kinds="continuous", n_boot=200)
+    assert math.isnan(constant.mde[0])
+    varying = stats.paired_columns(ones, np.r_[ones[:-3], zeros[:3]], kinds="binary", n_boot=200)
+    assert varying.mde[0] > 0 and math.isfinite(varying.mde[0])
+
+
 # ---------------------------------------------------------------- samples and flips
 
 
