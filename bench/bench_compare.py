@@ -6,7 +6,9 @@ Two numbers, median of 3 repeats each:
   shared bootstrap, Wilcoxon or McNemar per metric, MDE (the statistical kernel);
 * ``compare_runs``: the whole :func:`evalkit.compare.compare_runs` from two Runs with
   1,000,000 score rows each: sample averaging, pairing, the kernel, BH, verdicts, 100,000
-  CaseDiffs and the gate.
+  CaseDiffs and the gate;
+* ``to_dict + json``: what ``evalkit compare --json`` adds: ``Comparison.to_dict()`` and
+  ``json.dumps`` of the result on one line, as when piped (printed with its size).
 
 Half the metrics are binary, half continuous; the candidate has a small planted drop on
 two of them. Run: ``python bench/bench_compare.py [--cases 100000] [--metrics 10]
@@ -18,6 +20,7 @@ time overstates what the code costs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -143,6 +146,15 @@ def main() -> None:
 
     _median_time("compare_runs", args.repeats, compare)
     assert result is not None
+    comparison = result
+    size = 0
+
+    def as_json() -> None:
+        nonlocal size
+        size = len(json.dumps(comparison.to_dict(), allow_nan=False))
+
+    _median_time("to_dict + json", args.repeats, as_json)
+    print(f"  --json output: {size / 1e6:.1f} MB")
     for row in result.overall():
         print(
             f"  {row.metric:<10} {row.kind:<10} delta {row.delta:+.4f} "

@@ -108,7 +108,39 @@ class Comparison:
         return [m for m in self.metrics if m.slice is None]
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns the comparison as JSON-ready data (schema_version 1)."""
-        data = asdict(self)
+        """Returns the comparison as JSON-ready data (schema_version 1).
+
+        The same data as ``_clean(dataclasses.asdict(self))`` (a test checks it), built
+        field by field: ``asdict`` deep-copies every value and took 23 s for 100,000 cases.
+        """
+        data: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "cases":
+                data[name] = [_case_dict(case) for case in value]
+            elif name == "metrics":
+                data[name] = [_clean(asdict(metric)) for metric in value]
+            else:
+                data[name] = _clean(asdict(value) if name == "gate" else value)
         data["schema_version"] = SCHEMA_VERSION
-        return dict(_clean(data))
+        return data
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def _case_dict(case: CaseDiff) -> dict[str, Any]:
+    """Returns one CaseDiff as JSON-ready data (flat maps of numbers: no deep copy)."""
+    return {
+        "case_id": case.case_id,
+        "tags": list(case.tags),
+        "group": case.group,
+        "baseline": {k: _number(v) for k, v in case.baseline.items()},
+        "candidate": {k: _number(v) for k, v in case.candidate.items()},
+        "delta": {k: _number(v) for k, v in case.delta.items()},
+        "flipped": dict(case.flipped),
+        "critical_failed": case.critical_failed,
+        "known_failure": case.known_failure,
+        "flaky": {k: _number(v) for k, v in case.flaky.items()},
+    }

@@ -70,7 +70,9 @@ def test_compare_json_prints_the_versioned_comparison(
     base = write_jsonl(tmp_path / "b.jsonl", binary_scores([1.0] * 30))
     cand = write_jsonl(tmp_path / "c.jsonl", binary_scores([1.0] * 29 + [0.0]))
     assert main(["compare", str(base), str(cand), "--json", "--alpha", "0.1"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # not a terminal: one line (the fast C encoder)
+    data = json.loads(out)
     assert data["schema_version"] == 1
     assert data["gate"]["alpha"] == 0.1 and data["gate"]["passed"] is True
     [row] = data["metrics"]

@@ -295,6 +295,32 @@ def test_to_dict_is_strict_json_with_a_schema_version() -> None:
     assert not any(isinstance(v, float) and math.isnan(v) for v in row.values())
 
 
+def test_to_dict_equals_the_deep_copy_of_every_field() -> None:
+    """to_dict is built field by field for speed; it must say what dataclasses.asdict says."""
+    from dataclasses import asdict, replace
+
+    from evalkit.comparison import _clean
+
+    base = make_run("b", binary_rows([1.0] * 5 + [None, 0.0]), metrics=[CORRECT])
+    cand = make_run("c", binary_rows([1.0] * 4 + [0.0, 1.0, 1.0]), metrics=[CORRECT])
+    result = compare_runs(base, cand, gate=GateConfig(max_unscored_share=0.5))
+    first = result.cases[0]
+    odd = replace(
+        first,
+        tags=("geo", "x"),
+        group="doc1",
+        flaky={"correct": math.nan, "other": 0.25},
+        delta={"correct": math.inf},
+        flipped={"correct": "to-fail"},
+        critical_failed=True,
+    )
+    result = replace(result, cases=(odd, *result.cases[1:]), warnings=("w",))
+    reference = _clean(asdict(result))
+    reference["schema_version"] = 1
+    assert result.to_dict() == reference
+    assert list(result.to_dict()) == list(reference)
+
+
 def test_unchanged_scores_against_a_rounded_baseline_file_show_no_difference(
     tmp_path: pathlib.Path,
 ) -> None:

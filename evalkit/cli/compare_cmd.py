@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the Comparison as JSON (docs/comparison-schema.md)",
+        help="print the Comparison as JSON (docs/comparison-schema.md): indented on a "
+        "terminal, one line otherwise",
     )
     parser.add_argument("--alpha", type=float, metavar="A", help="significance level (0.05)")
     parser.add_argument(
@@ -196,8 +197,9 @@ def run(args: argparse.Namespace) -> int:
         judge_status=judge_statuses(candidate, config, gate, suite),
     )
     if args.json:
-        json.dump(comparison.to_dict(), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
+        # Indenting makes json use its pure-Python encoder: 11 s instead of 2 s at 100k cases.
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(json.dumps(comparison.to_dict(), indent=indent, allow_nan=False) + "\n")
     else:
         print_comparison(comparison)
     return exit_status(comparison)
