@@ -60,3 +60,31 @@ def test_nightly_exits_3_when_the_sut_is_down_and_records_the_failed_night(
     assert main(["--config", str(config), "history", "list", "--json"]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert record["status"] == "failed" and "InfrastructureError" in record["reason"]
+
+
+def test_drift_settings_come_from_the_command_line(
+    openai_server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_project(tmp_path, openai_server.url, N)
+    script_answers(openai_server, N, wrong=[])
+    args = ["--config", str(config), "nightly", "qa", "--report-dir", str(tmp_path / "out")]
+    assert main([*args, "--drift-alpha", "0.05", "--drift-window", "7", "--json"]) == 0
+    (night,) = json.loads(capsys.readouterr().out)["nights"]
+    assert (night["drift"]["alpha"], night["drift"]["window"]) == (0.05, 7)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--drift-alpha", "0", "between 0 and 1"),
+        ("--drift-alpha", "x", "not a number"),
+        ("--drift-window", "4", "at least 5"),
+    ],
+)
+def test_bad_drift_settings_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["nightly", "qa", flag, value])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -37,15 +38,52 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="where reports and summaries go (default: <report_dir>/nightly)",
     )
+    parser.add_argument(
+        "--drift-alpha",
+        type=_probability,
+        metavar="Q",
+        help="false-discovery rate of drift alarms per night "
+        "(Benjamini-Hochberg across metrics; default 0.01)",
+    )
+    parser.add_argument(
+        "--drift-window",
+        type=_window,
+        metavar="N",
+        help="nights in the trend test, tonight included (default 10; the trend needs 5)",
+    )
     parser.add_argument("--json", action="store_true", help="print the job summary as JSON")
     parser.set_defaults(handler=run)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1 (exclusive)")
+    return value
+
+
+def _window(text: str) -> int:
+    from evalkit.drift import MIN_TREND_NIGHTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < MIN_TREND_NIGHTS:
+        raise argparse.ArgumentTypeError(
+            f"{value} nights are too few: the trend test needs at least {MIN_TREND_NIGHTS}"
+        )
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs tonight's nights; prints the summary; returns the exit status."""
     from evalkit.config import ProjectConfig, load_config
     from evalkit.errors import UserInputError
-    from evalkit.nightly import run_nightly
+    from evalkit.nightly import NightlyOptions, run_nightly
 
     project: ProjectConfig | None = None
     config_error = None
@@ -65,8 +103,18 @@ def run(args: argparse.Namespace) -> int:
         report_dir = project.path(project.report_dir) / "nightly"
     else:
         report_dir = Path("reports") / "nightly"
+    options = NightlyOptions()
+    if args.drift_alpha is not None:
+        options = replace(options, drift_alpha=args.drift_alpha)
+    if args.drift_window is not None:
+        options = replace(options, drift_window=args.drift_window)
     result = run_nightly(
-        project, args.suites, store=store, report_dir=report_dir, config_error=config_error
+        project,
+        args.suites,
+        store=store,
+        report_dir=report_dir,
+        options=options,
+        config_error=config_error,
     )
     if args.json:
         assert result.summary_json is not None
