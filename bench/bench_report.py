@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from synthetic_runs import synthetic_comparison, synthetic_runs
+
 import evalkit  # noqa: F401  (offline defaults first)
 from evalkit.report import render_report
-from evalkit.report.synthetic import synthetic_comparison, synthetic_runs
 
 
 def browser_times(html: Path, repeat: int, cases: int) -> dict[str, float]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_runs import SyntheticData, synthetic_comparison, synthetic_runs
 
 from evalkit.comparison import Comparison
 from evalkit.records import (
@@ -27,7 +28,6 @@ from evalkit.report.data import build_report, payload_size
 from evalkit.report.plots import ForestItem, forest_plot, histogram
 from evalkit.report.render import script_safe_json
 from evalkit.report.summary import md_escape, summary_markdown
-from evalkit.report.synthetic import SyntheticData, synthetic_comparison, synthetic_runs
 
 SCRIPT_XSS = "</script><script>window.__pwned=1;document.title='pwned'</script>"
 ATTR_XSS = '"><img src=x onerror="window.__pwned=2;document.title=\'pwned\'">'

@@ -18,11 +18,11 @@ from browser import (
     requested_urls,
     wait_ready,
 )
+from synthetic_runs import synthetic_comparison, synthetic_runs
 from test_report import ATTR_XSS, SCRIPT_XSS, hostile_data
 
 from evalkit.comparison import Comparison
 from evalkit.report import render_report
-from evalkit.report.synthetic import synthetic_comparison, synthetic_runs
 
 pytestmark = pytest.mark.browser
 
