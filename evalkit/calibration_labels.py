@@ -32,7 +32,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import InvalidInputError, NotFoundError, Problem
-from evalkit.golden import ChatMessage, _describe_type
+from evalkit.golden import ChatMessage
+from evalkit.jsonl import describe_type, json_objects
 
 FORMAT_HINT = "see the labelled-set format in docs/calibration.md"
 BINARY_VALUES = ("pass", "fail")
@@ -206,7 +207,7 @@ def _validation_messages(raw: dict[str, Any], error: ValidationError) -> list[st
                 '"a" | "b" | "tie"}'
             )
             continue
-        got = _describe_type(raw.get(key))
+        got = describe_type(raw.get(key))
         messages.append(f'"{key}" must be {_SHAPES.get(key, "a valid value")}, got {got}')
     return messages
 
@@ -275,41 +276,8 @@ def parse_labels(data: bytes, path: str) -> LabelledSet:
     first_line: dict[str, int] = {}
     kind: LabelKind | None = None
     kind_line = 0
-    raw_lines = data.split(b"\n")
-    ends_with_newline = data.endswith(b"\n")
-    if ends_with_newline:
-        raw_lines.pop()
-    for index, raw_line in enumerate(raw_lines):
-        number = index + 1
-        if not raw_line.strip():
-            continue
-        try:
-            raw = json.loads(raw_line.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            problems.append(
-                Problem(path, number, f"invalid UTF-8 at byte {err.start}; save the file as UTF-8")
-            )
-            continue
-        except json.JSONDecodeError as err:
-            if index == len(raw_lines) - 1 and not ends_with_newline:
-                message = "the last line is truncated; complete the JSON object or remove it"
-            else:
-                message = (
-                    f"not valid JSON ({err.msg} at column {err.colno}); "
-                    "each line must be one complete JSON object"
-                )
-            problems.append(Problem(path, number, message))
-            continue
-        if not isinstance(raw, dict):
-            problems.append(
-                Problem(
-                    path,
-                    number,
-                    f"expected a JSON object, got {_describe_type(raw)}; each line must be one "
-                    f"labelled item ({FORMAT_HINT})",
-                )
-            )
-            continue
+    each_line = f"one labelled item ({FORMAT_HINT})"
+    for number, raw in json_objects(data, path, problems, each_line=each_line):
         try:
             item = LabelledItem.model_validate(raw)
         except ValidationError as err:

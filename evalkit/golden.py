@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import GoldenSetError, Problem
+from evalkit.jsonl import describe_type, json_objects
 
 FORMAT_HINT = "see the golden-set format in README"
 _FIELDS = ("id", "input", "expected", "contexts", "tags", "group", "metadata")
@@ -141,22 +142,6 @@ def _canonical_raw(raw: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- JSONL parsing
 
 
-def _describe_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 _EXPECTED_SHAPE = {
     "id": "a non-empty string",
     "input": "a string, an object of template variables, or a list of chat messages "
@@ -190,7 +175,7 @@ def _case_problems(raw: dict[str, Any], error: ValidationError) -> list[str]:
             continue
         seen.add(key)
         shape = _EXPECTED_SHAPE.get(key, "a valid value")
-        got = _describe_type(raw.get(key))
+        got = describe_type(raw.get(key))
         detail = ""
         if key == "input" and isinstance(raw.get(key), list):
             detail = f" ({item['msg']} at {'.'.join(str(p) for p in loc[1:])})"
@@ -217,58 +202,8 @@ def parse_jsonl(data: bytes, path: str) -> GoldenSet:
         raise GoldenSetError(
             [Problem(path, None, f"the file is empty; add one JSON case a line ({FORMAT_HINT})")]
         )
-    raw_lines = data.split(b"\n")
-    ends_with_newline = data.endswith(b"\n")
-    if ends_with_newline:
-        raw_lines.pop()
-    last_index = len(raw_lines) - 1
-    for index, raw_line in enumerate(raw_lines):
-        number = index + 1
-        if not raw_line.strip():
-            continue
-        try:
-            text = raw_line.decode("utf-8")
-        except UnicodeDecodeError as err:
-            problems.append(
-                Problem(
-                    path,
-                    number,
-                    f"invalid UTF-8 at byte {err.start} of the line; save the file as UTF-8",
-                )
-            )
-            continue
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as err:
-            if index == last_index and not ends_with_newline:
-                problems.append(
-                    Problem(
-                        path,
-                        number,
-                        "the last line is truncated (the file ends in the middle of a JSON "
-                        "object); complete the line or remove it",
-                    )
-                )
-            else:
-                problems.append(
-                    Problem(
-                        path,
-                        number,
-                        f"not valid JSON ({err.msg} at column {err.colno}); "
-                        "each line must be one complete JSON object",
-                    )
-                )
-            continue
-        if not isinstance(raw, dict):
-            problems.append(
-                Problem(
-                    path,
-                    number,
-                    f"expected a JSON object, got {_describe_type(raw)}; "
-                    f"each line must be one case object ({FORMAT_HINT})",
-                )
-            )
-            continue
+    each_line = f"one case object ({FORMAT_HINT})"
+    for number, raw in json_objects(data, path, problems, each_line=each_line):
         try:
             case = GoldenCase.model_validate(raw)
         except ValidationError as err:

@@ -1,0 +1,81 @@
+"""JSON Lines input: one JSON object a line, every bad line named by file and line number.
+
+The golden-set and labelled-set parsers share this reader: it yields the objects and
+records a :class:`~evalkit.errors.Problem` for each line that is not one (invalid UTF-8,
+invalid JSON, a truncated last line, a value that is not an object), so a user sees
+every problem of a file in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from evalkit.errors import Problem
+
+
+def describe_type(value: Any) -> str:
+    """Returns the JSON type of ``value`` in words ("a string", "null", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def json_objects(
+    data: bytes, path: str, problems: list[Problem], *, each_line: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yields ``(line number, object)`` for each non-blank line of ``data`` that is one.
+
+    Args:
+        data: the file's bytes.
+        path: the file's name, for the problems.
+        problems: each bad line's Problem is appended here (1-based line numbers).
+        each_line: what a line must hold, e.g. ``"one case object (see ...)"``.
+    """
+    raw_lines = data.split(b"\n")
+    ends_with_newline = data.endswith(b"\n")
+    if ends_with_newline:
+        raw_lines.pop()
+    last_index = len(raw_lines) - 1
+    for index, raw_line in enumerate(raw_lines):
+        number = index + 1
+        if not raw_line.strip():
+            continue
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            message = f"invalid UTF-8 at byte {err.start} of the line; save the file as UTF-8"
+            problems.append(Problem(path, number, message))
+            continue
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            if index == last_index and not ends_with_newline:
+                message = (
+                    "the last line is truncated (the file ends in the middle of a JSON "
+                    "object); complete the line or remove it"
+                )
+            else:
+                message = (
+                    f"not valid JSON ({err.msg} at column {err.colno}); "
+                    "each line must be one complete JSON object"
+                )
+            problems.append(Problem(path, number, message))
+            continue
+        if not isinstance(raw, dict):
+            got = describe_type(raw)
+            message = f"expected a JSON object, got {got}; each line must be {each_line}"
+            problems.append(Problem(path, number, message))
+            continue
+        yield number, raw
