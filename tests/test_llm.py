@@ -239,3 +239,49 @@ def test_rpm_limit_spaces_call_starts(openai_server: FakeOpenAIServer) -> None:
     # Five starts spaced 0.1 s apart take at least 0.4 s although 8 could run at once.
     assert asyncio.run(go()) >= 0.4
     assert openai_server.stats()["ok"] == 5
+
+
+def test_chat_keeps_the_aiohttp_transport_and_text_calls_leak_no_session(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    """Chat calls keep LiteLLM's faster aiohttp transport; from the first text-completion
+    call on, the process uses httpx, so no call leaves an unclosed aiohttp session."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import asyncio, gc, sys
+        import evalkit
+        from evalkit.llm import ModelClient, ModelRequest, close_litellm_clients
+
+        def request(mode, i):
+            text = f"question {{i}}"
+            if mode == "chat":
+                return ModelRequest(model="openai/x", mode="chat", api_base={openai_server.url!r},
+                    messages=({{"role": "user", "content": text}},))
+            return ModelRequest(model="text-completion-openai/x", mode="text",
+                api_base={openai_server.url!r}, prompt=text)
+
+        async def main():
+            import litellm
+            client = ModelClient(cache=None, concurrency=8)
+            chat = await asyncio.gather(*(client.call(request("chat", i)) for i in range(20)))
+            print("after chat:", litellm.disable_aiohttp_transport)
+            text = await asyncio.gather(*(client.call(request("text", i)) for i in range(20)))
+            print("after text:", litellm.disable_aiohttp_transport)
+            await client.aclose()
+            await close_litellm_clients()
+            assert all(r.ok for r in chat + text)
+
+        asyncio.run(main())
+        gc.collect()
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["after chat: False", "after text: True"]
+    assert "Unclosed client session" not in result.stderr
