@@ -187,13 +187,25 @@ class Run:
         groups: dict[str, str] | None = None,
         tags: dict[str, list[str]] | None = None,
     ) -> None:
+        self._fill(manifest, location, groups, tags, frames=(outputs, scores), rows=None)
+
+    def _fill(
+        self,
+        manifest: RunManifest,
+        location: str,
+        groups: dict[str, str] | None,
+        tags: dict[str, list[str]] | None,
+        *,
+        frames: tuple[pd.DataFrame | None, pd.DataFrame | None],
+        rows: tuple[Sequence[Output], Sequence[ScoreRow]] | None,
+    ) -> None:
         self.manifest = manifest
         self.location = location
         self.groups: dict[str, str] = groups if groups is not None else {}
         self.tags: dict[str, list[str]] = tags if tags is not None else {}
-        self._outputs: pd.DataFrame | None = outputs
-        self._scores: pd.DataFrame | None = scores
-        self._rows: tuple[Sequence[Output], Sequence[ScoreRow]] | None = None
+        self._outputs: pd.DataFrame | None = frames[0]
+        self._scores: pd.DataFrame | None = frames[1]
+        self._rows = rows
 
     @classmethod
     def from_rows(
@@ -208,13 +220,7 @@ class Run:
     ) -> Run:
         """Returns a run that keeps ``outputs`` and ``scores`` as rows (frames built lazily)."""
         run = cls.__new__(cls)
-        run.manifest = manifest
-        run.location = location
-        run.groups = groups if groups is not None else {}
-        run.tags = tags if tags is not None else {}
-        run._outputs = None
-        run._scores = None
-        run._rows = (outputs, scores)
+        run._fill(manifest, location, groups, tags, frames=(None, None), rows=(outputs, scores))
         return run
 
     @property
@@ -241,9 +247,8 @@ class Run:
     def at(self, location: str) -> Run:
         """Returns this run with ``location`` set (frames and rows shared, not copied)."""
         copy = Run.__new__(Run)
-        copy.manifest, copy.groups, copy.tags = self.manifest, self.groups, self.tags
-        copy._outputs, copy._scores, copy._rows = self._outputs, self._scores, self._rows
-        copy.location = location
+        frames = (self._outputs, self._scores)
+        copy._fill(self.manifest, location, self.groups, self.tags, frames=frames, rows=self._rows)
         return copy
 
     def metric_means(self) -> dict[str, tuple[float | None, int]]:
