@@ -63,6 +63,12 @@ class SUTConfig(_Strict):
     timeout: float = Field(default=60.0, gt=0, description="Seconds per attempt.")
     max_retries: int = Field(default=4, ge=0, le=20)
     rpm: int | None = Field(default=None, gt=0, description="Requests-per-minute limit.")
+    outage_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds to probe an endpoint that worked and then failed every call "
+        "(refused, 5xx, timeouts) before the run stops with exit 3.",
+    )
 
     @field_validator("callable")
     @classmethod
@@ -73,7 +79,8 @@ class SUTConfig(_Strict):
 
     def fingerprint(self) -> str:
         """Returns a hash of what determines the SUT's answers (no secrets included)."""
-        return _hash(self.model_dump(mode="json", exclude={"timeout", "max_retries", "rpm"}))
+        how_to_call = {"timeout", "max_retries", "rpm", "outage_timeout"}
+        return _hash(self.model_dump(mode="json", exclude=how_to_call))
 
 
 class MetricSpec(_Strict):

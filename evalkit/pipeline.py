@@ -24,7 +24,7 @@ from typing import Any
 import evalkit
 from evalkit.cache import Cache
 from evalkit.config import ProjectConfig, SuiteConfig
-from evalkit.errors import InfrastructureError, UserInputError
+from evalkit.errors import InfrastructureError, PartialRunError, UserInputError
 from evalkit.golden import GoldenSet, load_golden_set
 from evalkit.llm import SECRET_PARAMS, ModelClient, close_litellm_clients
 from evalkit.records import MetricInfo, Output, Run, RunManifest, ScoreRow
@@ -86,12 +86,15 @@ async def _score(
     golden: GoldenSet,
     outputs: list[Output],
     client: ModelClient,
+    progress: bool | None,
 ) -> tuple[list[ScoreRow], list[MetricInfo]]:
     if importlib.util.find_spec("evalkit.scoring") is None:
         return [], []
     from evalkit import scoring
 
-    rows, infos = await scoring.score_outputs(suite, project, golden, outputs, client=client)
+    rows, infos = await scoring.score_outputs(
+        suite, project, golden, outputs, client=client, progress=progress
+    )
     return list(rows), list(infos)
 
 
@@ -140,7 +143,7 @@ async def arun_suite(
             raise InfrastructureError(
                 f"every call to the SUT failed ({len(outputs)} calls); most common error: {common}"
             )
-        score_rows, metric_infos = await _score(suite, project, golden, outputs, client)
+        score_rows, metric_infos = await _score(suite, project, golden, outputs, client, progress)
     finally:
         await client.aclose()
         await close_litellm_clients()
@@ -175,8 +178,36 @@ async def arun_suite(
         tags={c.id: list(c.tags) for c in golden.cases},
     )
     location = store.write_run(run)
+    problem = too_many_failures(manifest, suite)
+    if problem is not None:
+        # The journal stays: the same command resumes, calling only the failed cases.
+        raise PartialRunError(
+            f"{problem}; stored as {location}. Run the same command again to retry the "
+            f"failed calls (finished ones are not called again)."
+        )
     store.clear_journal(key)
     return run.at(location)
+
+
+def too_many_failures(manifest: RunManifest, suite: SuiteConfig) -> str | None:
+    """Returns why a run failed too many calls to be used, or None.
+
+    The limit is the suite's ``gate.max_unscored_share``: a failed SUT call leaves its
+    case unscored, so a run above that share could never be decided by the gate.
+    """
+    totals = manifest.totals
+    if not totals.calls or not totals.errors:
+        return None
+    share = totals.errors / totals.calls
+    limit = suite.gate.max_unscored_share
+    if share <= limit:
+        return None
+    common = next(iter(manifest.extra.get("errors") or {"unknown": 0}))
+    return (
+        f"run {manifest.run_id} is partial: {totals.errors} of {totals.calls} calls to the "
+        f"SUT failed ({share:.0%}, above the suite's max_unscored_share {limit:.0%}); "
+        f"most common error: {common}"
+    )
 
 
 def run_suite(
@@ -204,7 +235,10 @@ def run_suite(
 
     Raises:
         InfrastructureError: the SUT failed on every call, or the first calls all failed
-            the same way.
+            the same way, or its endpoint went away mid-run (the journal keeps what was
+            finished).
+        PartialRunError: the run was stored, but more of its calls failed than the
+            suite's ``gate.max_unscored_share`` allows (the journal is kept for a resume).
         TemplateError, GoldenSetError, NotFoundError: input the user must fix.
     """
     return asyncio.run(

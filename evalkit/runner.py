@@ -7,9 +7,12 @@ before any call is paid for), then runs ``concurrency`` workers over the pending
 batches). On restart, pairs with a successful row in the journal are read back and not
 called again; failed pairs are tried again.
 
-If the first calls of a run all fail the same way (server down, wrong key), the run
+If the first live calls of a run all fail the same way (server down, wrong key), the run
 stops with one :class:`~evalkit.errors.InfrastructureError` instead of retrying every
-case.
+case. Later in the run, the model client watches the endpoint as a whole
+(:mod:`evalkit.endpoint_health`): an endpoint that stops answering is probed with backoff
+for the SUT's ``outage_timeout`` and then stops the run; an embedded server that dies
+stops it at once. Either way the journal keeps every finished case for the resume.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ def build_requests(
                 sample=sample,
                 timeout=sut.timeout,
                 max_retries=sut.max_retries,
+                outage_timeout=sut.outage_timeout,
                 tag="sut",
             )
             jobs.append(_Job(case.id, sample, request, request_summary(request)))
@@ -164,8 +168,12 @@ class _EarlyStop:
         self.failures: list[str] = []
 
     def record(self, output: Output) -> str | None:
-        """Returns the common error when the run should stop, else None."""
-        if self.successes:
+        """Returns the common error when the run should stop, else None.
+
+        Cached outputs say nothing about the endpoint and are not counted: a resumed run
+        whose first live calls all fail stops as early as a new one.
+        """
+        if self.successes or output.cached:
             return None
         if output.ok:
             self.successes += 1

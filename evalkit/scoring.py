@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from evalkit.progress import stage
 from evalkit.records import MetricInfo, Output, ScoreRow
 from evalkit.scorers.base import (
     MetricShape,
@@ -89,12 +90,17 @@ async def score_outputs(
     outputs: Sequence[Output],
     *,
     client: ModelClient,
+    progress: bool | None = None,
 ) -> tuple[list[ScoreRow], list[MetricInfo]]:
     """Returns one score row per (output, metric) and the MetricInfo of every metric.
+
+    Each metric is a stage with its own progress (shown once it has run a second: judges,
+    ragas and deepeval wait on a model; exact-match metrics finish before that).
 
     Raises:
         NotFoundError: a metric names no registered scorer.
         ConfigError: a metric's params are wrong for its scorer.
+        InfrastructureError: a judge's endpoint went away (see evalkit.endpoint_health).
     """
     scorers = build_scorers(suite, project, client)
     cases = golden.by_id()
@@ -106,7 +112,10 @@ async def score_outputs(
     infos: list[MetricInfo] = []
     for spec, scorer in scorers:
         infos.extend(metric_info(spec, scorer))
-        results = await scorer.score(items) if items else []
+        with stage(len(items), label=f"{suite.name}: {spec.name}", enabled=progress) as bar:
+            results = await scorer.score(items) if items else []
+            bar.settle([result.value is not None for result in results])
+        client.raise_if_down()
         if len(results) != len(items):
             reason = f"scorer {spec.scorer_name} returned {len(results)} scores for {len(items)}"
             results = [Score.unscored(reason)] * len(items)

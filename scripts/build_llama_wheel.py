@@ -17,7 +17,7 @@ silently:
 * llama-cpp-python installs only a target named ``ggml-cpu``; the variant libraries are
   installed beside ``libllama.so`` (evalkit loads them from there when the server starts).
 
-The configuration (version, CMake flags, variants, this file) is hashed; the wheel's
+The configuration (version, CMake flags, variants, patch revision) is hashed; the wheel's
 version carries it as a local label (``0.3.36+portable.<hash>``), and it is kept in
 ``$XDG_CACHE_HOME/evalkit/wheels/<hash>/``. A wheel built with another configuration is
 never reused: it has another hash, so another folder and another version.
@@ -39,6 +39,8 @@ import tempfile
 from pathlib import Path
 
 VERSION = "0.3.36"
+#: Bump when :func:`patch_source` changes what it does to the sources.
+PATCH_REVISION = 1
 VARIANTS = ("x64", "haswell", "skylakex", "icelake", "alderlake")
 CMAKE_ARGS = (
     "-DGGML_NATIVE=OFF",
@@ -54,7 +56,7 @@ CMAKE_ARGS = (
 def config_hash() -> str:
     """Returns a short hash of everything that decides what the wheel contains."""
     digest = hashlib.sha256()
-    for part in (VERSION, *CMAKE_ARGS, *VARIANTS, Path(__file__).read_text()):
+    for part in (VERSION, str(PATCH_REVISION), *CMAKE_ARGS, *VARIANTS):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:12]
 
@@ -92,9 +94,8 @@ def patch_source(src: Path) -> None:
     )
     if x86 is None:
         raise SystemExit(f"build_llama_wheel: {ggml}: x86 variant block not found")
-    block = re.sub(
-        r"^(\s*)ggml_add_cpu_backend_variant\((\w+)[^)]*\)\n", keep_or_drop, x86.group(1), flags=re.M
-    )
+    variant_line = r"^(\s*)ggml_add_cpu_backend_variant\((\w+)[^)]*\)\n"
+    block = re.sub(variant_line, keep_or_drop, x86.group(1), flags=re.M)
     if kept != len(VARIANTS):
         raise SystemExit(f"build_llama_wheel: {ggml}: kept {kept} of {len(VARIANTS)} variants")
     ggml.write_text(text[: x86.start(1)] + block + text[x86.end(1) :])

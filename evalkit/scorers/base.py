@@ -29,7 +29,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from evalkit.errors import ConfigError, NotFoundError, Problem
+from evalkit.errors import ConfigError, InfrastructureError, NotFoundError, Problem
+from evalkit.progress import tick
 from evalkit.records import MetricKind
 
 if TYPE_CHECKING:
@@ -169,9 +170,13 @@ class BaseScorer:
                 results[index] = Score.unscored(reason)
             else:
                 ready.append(index)
+        for _ in range(len(items) - len(ready)):
+            tick(ok=False)
         if ready:
             try:
                 scored = await self.score_ready([items[i] for i in ready])
+            except InfrastructureError:
+                raise  # the judge's endpoint is gone: stop, do not mark every case unscored
             except Exception as err:  # a scorer bug or library failure: unscored, not 0
                 scored = [Score.unscored(f"{self.name} failed: {describe_error(err)}")] * len(ready)
             for index, result in zip(ready, scored, strict=True):
@@ -185,9 +190,13 @@ class BaseScorer:
         async def one(item: ScoreInput) -> Score:
             async with gate:
                 try:
-                    return await self.score_one(item)
+                    result = await self.score_one(item)
+                except InfrastructureError:
+                    raise
                 except Exception as err:
-                    return Score.unscored(f"{self.name} failed: {describe_error(err)}")
+                    result = Score.unscored(f"{self.name} failed: {describe_error(err)}")
+                tick(ok=result.value is not None)
+                return result
 
         return list(await asyncio.gather(*(one(item) for item in items)))
 
