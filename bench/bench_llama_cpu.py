@@ -25,7 +25,9 @@ CHILD = r"""
 import ctypes, json, statistics, sys, time
 from pathlib import Path
 lib, variant, reps, tokens = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-ggml = ctypes.CDLL(str(lib / "libggml.so"))
+import llama_cpp  # loads libllama and the libggml it links (by soname)
+sonames = sorted(p.name for p in lib.glob("libggml.so.*") if p.name.count(".") == 2)
+ggml = ctypes.CDLL(sonames[0] if sonames else str(lib / "libggml.so"))
 ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
 if ggml.ggml_backend_reg_count() == 0:
     if variant == "auto":
@@ -33,7 +35,6 @@ if ggml.ggml_backend_reg_count() == 0:
     else:
         ggml.ggml_backend_load.restype = ctypes.c_void_p
         assert ggml.ggml_backend_load(str(lib / f"libggml-cpu-{variant}.so").encode())
-import llama_cpp
 from evalkit.embedded import model_path
 llm = llama_cpp.Llama(model_path=str(model_path()), n_ctx=1024, n_threads=2, verbose=False)
 prompt = " ".join(f"Question {i}: what is {i} plus {i}? Answer: {2 * i}." for i in range(40))

@@ -65,7 +65,10 @@ threading.Thread(target=_watch, daemon=True).start()
 import ctypes, pathlib
 from llama_cpp import llama_cpp as _bindings
 _lib = pathlib.Path(_bindings.__file__).parent / "lib"
-_ggml = ctypes.CDLL(str(_lib / "libggml.so"))
+# By soname, not by path: a wheel holds copies (not links) of libggml.so*, and only the
+# copy libllama loaded holds the backend registry it reads.
+_sonames = sorted(p.name for p in _lib.glob("libggml.so.*") if p.name.count(".") == 2)
+_ggml = ctypes.CDLL(_sonames[0] if _sonames else str(_lib / "libggml.so"))
 _ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
 if _ggml.ggml_backend_reg_count() == 0:  # a GGML_BACKEND_DL build: pick the CPU variant
     _ggml.ggml_backend_load_all_from_path(str(_lib).encode())
