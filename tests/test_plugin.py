@@ -169,6 +169,22 @@ def test_unreachable_sut_is_an_error_with_exit_status_3(
     result.stdout.fnmatch_lines(["*suite qa could not run (InfrastructureError)*"])
 
 
+def test_a_partial_run_above_the_suites_limit_is_exit_3_and_says_how_to_resume(
+    pytester: pytest.Pytester, openai_server: FakeOpenAIServer
+) -> None:
+    write_project(pytester, openai_server.url, n=20)
+    # c10..c19 fail with a 400 (never retried): 10 of 20 calls, above max_unscored_share 10%.
+    openai_server.configure(
+        rules=[{"match": "", "reply": "x"}],
+        faults=[{"status": 400, "match": "re:question c1[0-9]"}],
+    )
+    result = pytester.runpytest(*RUN, "--evalkit-report", "none")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(
+        ["*suite qa could not run (PartialRunError)*10 of 20 calls*Run the same command again*"]
+    )
+
+
 def test_repeated_samples_flag_flaky_cases(
     project: pytest.Pytester, openai_server: FakeOpenAIServer
 ) -> None:
