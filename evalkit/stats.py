@@ -903,13 +903,23 @@ def baseline_spread(
         raise ValueError(f"{len(kind_list)} kinds for {m} columns")
     clusters = cluster_codes(groups, n_rows)
     sums, counts = _cluster_sums(table, clusters)
-    squares, _ = _cluster_sums(table**2, clusters)
+    scored = ~np.isnan(table)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         n = counts.sum(axis=0)
         n_clusters = (counts > 0).sum(axis=0).astype(np.float64)
         mean = sums.sum(axis=0) / n
-        total_ss = squares.sum(axis=0) - n * mean**2
+        # Two passes (centred sums), and an exactly constant column has no spread at all:
+        # float rounding must not invent a variance of 1e-32.
+        constant = np.nanmax(table, axis=0) == np.nanmin(table, axis=0)
+        total_ss = np.where(scored, (table - mean) ** 2, 0.0).sum(axis=0)
+        unit_mean = sums / counts
+        if clusters.clustered:
+            within = np.where(scored, (table - unit_mean[clusters.codes]) ** 2, 0.0)
+            within_ss = within.sum(axis=0)
+        else:
+            within_ss = np.zeros(table.shape[1])
+        between_ss = np.where(counts > 0, counts * (unit_mean - mean) ** 2, 0.0).sum(axis=0)
         sample_var = np.where(n >= 2, total_ss / (n - 1), np.nan)
         binomial = np.array(
             [
@@ -919,20 +929,16 @@ def baseline_spread(
             dtype=bool,
         )
         variance = np.where(binomial, mean * (1 - mean), sample_var)
+        variance = np.where(constant, 0.0, variance)
         variance = np.where(n >= 1, np.maximum(variance, 0.0), np.nan)
-        sum_sq_sizes = (counts**2).sum(axis=0)
-        cluster_size = sum_sq_sizes / n
-        between_ss = np.where(counts > 0, sums**2 / np.where(counts > 0, counts, 1), 0.0).sum(
-            axis=0
-        ) - n * mean**2
-        within_ss = np.maximum(total_ss - between_ss, 0.0)
+        cluster_size = (counts**2).sum(axis=0) / n
         msb = between_ss / (n_clusters - 1)
         msw = within_ss / (n - n_clusters)
         m0 = (n - cluster_size) / (n_clusters - 1)
         icc = (msb - msw) / (msb + (m0 - 1) * msw)
         icc = np.where(within_ss > 0, icc, np.where(between_ss > 0, 1.0, 0.0))
     singletons = n_clusters >= n  # no cluster holds two scored cases
-    icc = np.where(singletons | ~np.isfinite(icc), 0.0, np.clip(icc, 0.0, 1.0))
+    icc = np.where(singletons | constant | ~np.isfinite(icc), 0.0, np.clip(icc, 0.0, 1.0))
     return BaselineSpread(
         n=n.astype(np.float64),
         n_clusters=n_clusters,
@@ -1065,9 +1071,10 @@ def cases_needed(
     v = v * np.asarray(design_effect) / np.asarray(efficiency)
     k = np.asarray(cluster_size, dtype=np.float64)
     z_a, z_b = _quantiles(alpha, power, df)
-    b = z_a * np.sqrt(v + k * drop**2) + z_b * np.sqrt(v)
     c = np.asarray(continuity, dtype=np.float64)
-    root = (b + np.sqrt(b**2 + 4 * drop * c)) / (2 * drop)
+    with np.errstate(invalid="ignore"):  # NaN where a variance is undefined or negative
+        b = z_a * np.sqrt(v + k * drop**2) + z_b * np.sqrt(v)
+        root = (b + np.sqrt(b**2 + 4 * drop * c)) / (2 * drop)
     return np.asarray(root**2, dtype=np.float64)
 
 
