@@ -9,7 +9,8 @@ What happens, in order:
    a warning; the comparison runs on the intersection.
 3. Per metric, over all paired cases and within each tag slice, :func:`evalkit.stats.
    paired_columns` gives the estimates, CI, one-sided p-values and MDE (design-time, from
-   the baseline's spread: docs/sizing.md), clustered by the cases' ``group``. All metrics x slices share one set of resamples.
+   the baseline's spread: docs/sizing.md), clustered by the cases' ``group``. All
+   metrics x slices share one set of resamples.
 4. p-values are adjusted across all metrics x slices (``gate.correction``: BH, Holm or
    none); verdicts follow :func:`evalkit.stats.decide_verdicts` on the adjusted values.
    A metric whose unscored share (cases unscored on either side / paired cases) exceeds

@@ -742,9 +742,7 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
                     cells.append(f"{_num(row['delta'], True)} {row['verdict']}" if row else "–")
                 if base.get(name):
                     row = base[name]
-                    cells[0] += (
-                        f" (MDE {_mde(row.get('mde'))}, {_mde(row.get('mde_observed'))})"
-                    )
+                    cells[0] += f" (MDE {_mde(row.get('mde'))}, {_mde(row.get('mde_observed'))})"
                 d = drift.get(name) or {}
                 qs = [q for q in (d.get("trend_q"), d.get("pooled_q")) if q is not None]
                 q_text = f"{min(qs):.3g}" if qs else "–"

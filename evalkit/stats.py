@@ -986,9 +986,7 @@ def _quantiles(alpha: float, power: float, df: npt.ArrayLike) -> tuple[FloatArra
     degrees = np.asarray(df, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         level = np.where(np.isfinite(degrees), sps.t.ppf(1 - alpha, degrees), _z(alpha, 1))
-        strength = np.where(
-            np.isfinite(degrees), sps.t.ppf(power, degrees), sps.norm.ppf(power)
-        )
+        strength = np.where(np.isfinite(degrees), sps.t.ppf(power, degrees), sps.norm.ppf(power))
     return np.asarray(level, dtype=np.float64), np.asarray(strength, dtype=np.float64)
 
 

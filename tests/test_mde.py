@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 from statsmodels.stats.power import NormalIndPower, TTestPower
+from test_compare import CORRECT, F1, make_run
 
 from evalkit import stats
 from evalkit.cli import main
@@ -24,7 +25,6 @@ from evalkit.errors import ConfigError
 from evalkit.gate import describe_row
 from evalkit.planning import plan_from_baseline
 from evalkit.records import MetricInfo
-from test_compare import CORRECT, F1, make_run
 
 Z_SUM = float(sps.norm.ppf(0.95) + sps.norm.ppf(0.8))  # 2.486
 
@@ -64,13 +64,9 @@ def test_clustered_design_mde_is_close_to_statsmodels_noncentral_t_power(cluster
     # design_mde with df = G - 1 uses the usual (t_a + t_b) approximation.
     sd_means = 0.2
     mde = float(
-        stats.design_mde(
-            sd_means**2 / 2, clusters, correlation=0.0, alpha=0.01, df=clusters - 1
-        )
+        stats.design_mde(sd_means**2 / 2, clusters, correlation=0.0, alpha=0.01, df=clusters - 1)
     )
-    effect = TTestPower().solve_power(
-        nobs=clusters, alpha=0.01, power=0.8, alternative="larger"
-    )
+    effect = TTestPower().solve_power(nobs=clusters, alpha=0.01, power=0.8, alternative="larger")
     assert mde == pytest.approx(effect * sd_means, rel=0.02)
 
 
@@ -139,10 +135,9 @@ def test_icc_estimate_recovers_the_true_value_on_average() -> None:
     rng = np.random.default_rng(8)
     groups = np.repeat(np.arange(80), 5)
     true_icc = 0.3
-    values = (
-        math.sqrt(true_icc) * rng.normal(0, 1, (80, 500))[groups]
-        + math.sqrt(1 - true_icc) * rng.normal(0, 1, (400, 500))
-    )
+    values = math.sqrt(true_icc) * rng.normal(0, 1, (80, 500))[groups] + math.sqrt(
+        1 - true_icc
+    ) * rng.normal(0, 1, (400, 500))
     icc = stats.baseline_spread(values, kinds="continuous", groups=groups).icc
     assert float(np.mean(icc)) == pytest.approx(true_icc, abs=0.02)
 

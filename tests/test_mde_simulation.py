@@ -19,11 +19,11 @@ import math
 
 import numpy as np
 import pytest
+from test_compare import make_run
 
 from evalkit import stats
 from evalkit.compare import compare_runs
 from evalkit.records import MetricInfo
-from test_compare import make_run
 
 REPLICATES = 4000
 RHO = 0.5
@@ -31,7 +31,12 @@ TOLERANCE = 0.03
 
 
 def _binary(
-    rng: np.random.Generator, n: int, rate: float, groups: np.ndarray | None, icc: float, alpha: float
+    rng: np.random.Generator,
+    n: int,
+    rate: float,
+    groups: np.ndarray | None,
+    icc: float,
+    alpha: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (baseline, candidate, reported MDE): 0/1 scores, one column a replicate."""
     if groups is None:
@@ -147,8 +152,10 @@ def _suite_runs() -> tuple:
         rows += [(c, "exact", float(v)) for c, v in zip(ids, exact_values, strict=True)]
         return make_run(run_id, rows, metrics=[EXACT, F1], tags=tags, groups=groups)
 
-    return run("base", f1, exact), run("rerun", rerun_f1, rerun_exact), run(
-        "changed", changed_f1, changed_exact
+    return (
+        run("base", f1, exact),
+        run("rerun", rerun_f1, rerun_exact),
+        run("changed", changed_f1, changed_exact),
     )
 
 

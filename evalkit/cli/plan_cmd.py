@@ -132,14 +132,14 @@ def print_plan(plan: Plan, *, metrics: list[str] | None, slices: bool) -> None:
         if (slices or row.slice is None) and (not metrics or row.metric in metrics)
     ]
     drop = rows[0].drop if rows else None
-    table = Table(
-        title=escape(f"{plan.suite}: baseline {plan.baseline_id}"), title_justify="left"
-    )
+    table = Table(title=escape(f"{plan.suite}: baseline {plan.baseline_id}"), title_justify="left")
     headers = ["metric", "slice", "kind", "n", "clusters", "mean", "sd", "ICC", "deff", "MDE"]
     if drop is not None:
         headers += [f"cases for {drop:g}", "clusters"]
     for header in headers:
-        table.add_column(header, justify="left" if header in ("metric", "slice", "kind") else "right")
+        table.add_column(
+            header, justify="left" if header in ("metric", "slice", "kind") else "right"
+        )
     for row in rows:
         cells = [
             escape(row.metric),
