@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "plan",
         help="size a golden set: the drop the suite detects, and the cases a drop needs",
         description="From a baseline run: per metric, the smallest drop the gate detects "
-        "with 80%% power at the suite's current size (the design-time MDE that compare "
+        "with 80% power at the suite's current size (the design-time MDE that compare "
         "reports: from the baseline's spread, its cases and clusters, the gate's alpha "
         "after its multiple-comparison correction, and an assumed correlation between "
         "baseline and candidate scores), and with --drop the number of cases needed to "
