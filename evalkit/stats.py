@@ -879,6 +879,17 @@ class BaselineSpread:
         return np.asarray(1.0 + (self.cluster_size - 1.0) * self.icc)
 
 
+def _zero_one_columns(table: FloatArray, kinds: Sequence[str]) -> BoolArray:
+    """Returns True for each binary column whose scored values are all 0 or 1."""
+    return np.array(
+        [
+            kind == "binary" and bool(np.all(np.isin(col[~np.isnan(col)], (0.0, 1.0))))
+            for kind, col in zip(kinds, table.T, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 def baseline_spread(
     values: npt.ArrayLike,
     *,
@@ -921,13 +932,7 @@ def baseline_spread(
             within_ss = np.zeros(table.shape[1])
         between_ss = np.where(counts > 0, counts * (unit_mean - mean) ** 2, 0.0).sum(axis=0)
         sample_var = np.where(n >= 2, total_ss / (n - 1), np.nan)
-        binomial = np.array(
-            [
-                kind == "binary" and bool(np.all(np.isin(col[~np.isnan(col)], (0.0, 1.0))))
-                for kind, col in zip(kind_list, table.T, strict=True)
-            ],
-            dtype=bool,
-        )
+        binomial = _zero_one_columns(table, kind_list)
         variance = np.where(binomial, mean * (1 - mean), sample_var)
         variance = np.where(constant, 0.0, variance)
         variance = np.where(n >= 1, np.maximum(variance, 0.0), np.nan)
@@ -1116,13 +1121,7 @@ def gate_test_terms(
     baseline: FloatArray, kinds: Sequence[Kind], *, clustered: bool
 ) -> GateTestTerms:
     """Returns the :class:`GateTestTerms` of each column of an (n, m) score table."""
-    binomial = np.array(
-        [
-            kind == "binary" and bool(np.all(np.isin(col[~np.isnan(col)], (0.0, 1.0))))
-            for kind, col in zip(kinds, baseline.T, strict=True)
-        ],
-        dtype=bool,
-    )
+    binomial = _zero_one_columns(baseline, kinds)
     wilcoxon = ~binomial & (not clustered)
     return GateTestTerms(
         binomial=binomial,
@@ -1481,6 +1480,11 @@ def paired_columns(
     )
 
 
+def _mde_words(value: float) -> str:
+    """Returns an MDE for a reason text: 'n/a' when NaN, 'inf' when nothing shows."""
+    return "n/a" if math.isnan(value) else f"{value:.3g}"
+
+
 def decide_verdicts(
     columns: PairedColumns,
     *,
@@ -1513,7 +1517,7 @@ def decide_verdicts(
             verdicts.append("inconclusive")
             reasons.append(
                 f"not significant, but the {columns.confidence:.0%} CI allows a drop larger "
-                f"than the margin {columns.margin[j]:g} (MDE {columns.mde[j]:.3g})"
+                f"than the margin {columns.margin[j]:g} (MDE {_mde_words(columns.mde[j])})"
             )
         else:
             verdicts.append("no-change")
