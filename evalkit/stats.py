@@ -44,6 +44,8 @@ from scipy import sparse
 from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
+from evalkit.comparison import mde_text
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -1480,11 +1482,6 @@ def paired_columns(
     )
 
 
-def _mde_words(value: float) -> str:
-    """Returns an MDE for a reason text: 'n/a' when NaN, 'inf' when nothing shows."""
-    return "n/a" if math.isnan(value) else f"{value:.3g}"
-
-
 def decide_verdicts(
     columns: PairedColumns,
     *,
@@ -1517,7 +1514,7 @@ def decide_verdicts(
             verdicts.append("inconclusive")
             reasons.append(
                 f"not significant, but the {columns.confidence:.0%} CI allows a drop larger "
-                f"than the margin {columns.margin[j]:g} (MDE {_mde_words(columns.mde[j])})"
+                f"than the margin {columns.margin[j]:g} (MDE {mde_text(float(columns.mde[j]))})"
             )
         else:
             verdicts.append("no-change")
