@@ -327,3 +327,25 @@ def test_plan_cli_prints_json_and_a_table_and_rejects_bad_values(
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "plan" in capsys.readouterr().out
+
+
+def test_nightly_summary_shows_the_mde_next_to_the_observed_one() -> None:
+    from evalkit.nightly import _brief, summary_markdown
+
+    rng = np.random.default_rng(12)
+    rows = [(f"c{i}", "f1", float(rng.random())) for i in range(200)]
+    run = make_run("b", rows, metrics=[F1])
+    comparison = compare_runs(run, run)
+    brief = _brief(comparison, "baseline", "b")
+    assert brief.rows[0].mde == pytest.approx(comparison.overall()[0].mde)
+    assert brief.rows[0].mde_observed is None  # identical runs: n/a, not 0
+    night = {
+        "suite": "qa",
+        "status": "ok",
+        "night_id": "n1",
+        "night_at": "2026-12-01T02:00:00Z",
+        "metrics": [{"name": "f1", "mean": 0.5, "ci_low": 0.45, "ci_high": 0.55}],
+        "vs_baseline": brief.model_dump(mode="json"),
+    }
+    text = summary_markdown({"status": "ok", "nights": [night]})
+    assert f"(MDE {brief.rows[0].mde:.3g}, n/a)" in text
