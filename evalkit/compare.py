@@ -8,8 +8,9 @@ What happens, in order:
    (removed) are listed and left out of the paired tests. A changed golden fingerprint is
    a warning; the comparison runs on the intersection.
 3. Per metric, over all paired cases and within each tag slice, :func:`evalkit.stats.
-   paired_columns` gives the estimates, CI, one-sided p-values and MDE, clustered by the
-   cases' ``group``. All metrics x slices share one set of resamples.
+   paired_columns` gives the estimates, CI, one-sided p-values and MDE (design-time, from
+   the baseline's spread: docs/sizing.md), clustered by the cases' ``group``. All
+   metrics x slices share one set of resamples.
 4. p-values are adjusted across all metrics x slices (``gate.correction``: BH, Holm or
    none); verdicts follow :func:`evalkit.stats.decide_verdicts` on the adjusted values.
    A metric whose unscored share (cases unscored on either side / paired cases) exceeds
@@ -54,6 +55,8 @@ from evalkit.comparison import (
     JudgeStatus,
     MetricComparison,
     Verdict,
+    interval_text,
+    mde_text,
 )
 from evalkit.config import GateConfig, MetricSpec
 from evalkit.records import MetricInfo, Run
@@ -250,7 +253,7 @@ def _describe(row: MetricComparison) -> str:
     where = f" [{row.slice}]" if row.slice else ""
     return (
         f"{row.metric}{where}: {row.baseline_mean:.3g} -> {row.candidate_mean:.3g}, "
-        f"delta {row.delta:+.3g} [{row.ci_low:+.3g}, {row.ci_high:+.3g}], "
+        f"delta {row.delta:+.3g} {interval_text(row.ci_low, row.ci_high)}, "
         f"p={row.p_value:.2g}, q={row.q_value:.2g}"
     )
 
@@ -274,7 +277,7 @@ def evaluate_gate(
         elif gate.policy == "non-inferiority" and row.slice is None and not row.non_inferior:
             reasons.append(
                 f"{_describe(row)}: not shown non-inferior (margin {row.margin:g}, "
-                f"MDE {row.mde:.3g})"
+                f"MDE {mde_text(row.mde)})"
             )
     if gate.fail_on_critical:
         for case in cases:
@@ -498,6 +501,8 @@ def compare_runs(
                 higher_is_better=[p.higher_is_better for p in col_policies],
                 n_boot=gate.bootstrap,
                 rng=gate.seed,
+                correction=gate.correction,
+                mde_correlation=gate.mde_correlation,
             )
             cases = build_case_diffs()
             columns = pending.result()
@@ -607,6 +612,9 @@ def _metric_rows(
                 flips_to_fail=int(np.sum(both & ~fails_b & fails_c)),
                 flips_to_pass=int(np.sum(both & fails_b & ~fails_c)),
                 judge_status=policy.judge_status,
+                mde_observed=float(columns.mde_observed[j]),
+                mde_alpha=columns.mde_alpha,
+                mde_correlation=columns.mde_correlation,
             )
         )
     return rows

@@ -27,6 +27,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
+NOT_AVAILABLE = "n/a"
+
+
+def interval_text(low: float | None, high: float | None, *, digits: int = 3) -> str:
+    """Returns '[+a, +b]', or 'n/a' when the interval could not be estimated (NaN/None)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return NOT_AVAILABLE
+    return f"[{low:+.{digits}g}, {high:+.{digits}g}]"
+
+
+def mde_text(value: float | None, *, digits: int = 3) -> str:
+    """Returns an MDE as text: 'n/a' when it cannot be estimated, 'inf' when no drop shows."""
+    if value is None or math.isnan(value):
+        return NOT_AVAILABLE
+    return "inf" if math.isinf(value) else f"{value:.{digits}g}"
+
+
 @dataclass(frozen=True)
 class MetricComparison:
     """One metric (optionally within one tag slice): estimates, paired test and verdict."""
@@ -45,7 +62,7 @@ class MetricComparison:
     q_value: float  # multiplicity-adjusted p (BH by default) across metrics and slices
     p_value_two_sided: float
     test: str  # e.g. "mcnemar-exact", "wilcoxon", "permutation", "cluster-bootstrap"
-    mde: float  # minimum detectable effect at 80% power, alpha of the gate
+    mde: float  # design-time minimum detectable effect (80% power; see docs/sizing.md)
     margin: float
     non_inferior: bool  # candidate shown no worse than baseline - margin
     verdict: Verdict
@@ -57,6 +74,9 @@ class MetricComparison:
     flips_to_fail: int = 0  # binary: passed in baseline, fails now
     flips_to_pass: int = 0
     judge_status: JudgeStatus = "not-a-judge"
+    mde_observed: float = math.nan  # MDE at this comparison's observed noise (never alone)
+    mde_alpha: float = math.nan  # per-row level both MDEs use (alpha / rows under BH, Holm)
+    mde_correlation: float = math.nan  # assumed baseline-candidate correlation of the MDE
 
 
 @dataclass(frozen=True)

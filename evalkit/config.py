@@ -118,6 +118,14 @@ class GateConfig(_Strict):
     judge_min_kappa: float = Field(default=0.6, ge=-1, le=1)
     bootstrap: int = Field(default=2000, ge=100)
     seed: int = 0
+    mde_correlation: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="Assumed correlation between a case's baseline and candidate scores, "
+        "used by the design-time MDE (docs/sizing.md): lower for a candidate that may "
+        "change many answers, higher for a small edit.",
+    )
 
 
 class SuiteConfig(_Strict):

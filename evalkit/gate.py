@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from evalkit.comparison import interval_text, mde_text
 from evalkit.errors import EvalkitError
 
 if TYPE_CHECKING:
@@ -254,13 +255,16 @@ def _regressed(row: MetricComparison, policy: str) -> str | None:
 
 
 def describe_row(row: MetricComparison, why: str) -> str:
-    """Returns 'exact 0.62 -> 0.48, delta -0.14 [-0.21, -0.07], p=0.001, q=0.004, MDE 0.05: why'."""
+    """Returns 'exact 0.62 -> 0.48, delta -0.14 [-0.21, -0.07], p=0.001, q=0.004, MDE 0.05: why'.
+
+    The MDE is the design-time figure (docs/sizing.md); an interval or MDE that cannot be
+    estimated reads 'n/a'.
+    """
     where = f" [{row.slice}]" if row.slice else ""
     return (
         f"{row.metric}{where} {_num(row.baseline_mean)} -> {_num(row.candidate_mean)}, "
-        f"delta {_num(row.delta, sign=True)} [{_num(row.ci_low, sign=True)}, "
-        f"{_num(row.ci_high, sign=True)}], p={_p(row.p_value)}, q={_p(row.q_value)}, "
-        f"MDE {_num(row.mde)}: {why}"
+        f"delta {_num(row.delta, sign=True)} {interval_text(row.ci_low, row.ci_high)}, "
+        f"p={_p(row.p_value)}, q={_p(row.q_value)}, MDE {mde_text(row.mde)}: {why}"
     )
 
 
@@ -277,10 +281,11 @@ def gate_outcome(comparison: Comparison) -> GateOutcome:
             (f"{key}.baseline", _num(row.baseline_mean)),
             (f"{key}.candidate", _num(row.candidate_mean)),
             (f"{key}.delta", _num(row.delta, sign=True)),
-            (f"{key}.ci", f"[{_num(row.ci_low, sign=True)}, {_num(row.ci_high, sign=True)}]"),
+            (f"{key}.ci", interval_text(row.ci_low, row.ci_high)),
             (f"{key}.p", _p(row.p_value)),
             (f"{key}.q", _p(row.q_value)),
-            (f"{key}.mde", _num(row.mde)),
+            (f"{key}.mde", mde_text(row.mde)),
+            (f"{key}.mde_observed", mde_text(row.mde_observed)),
             (f"{key}.verdict", row.verdict if row.gating else f"{row.verdict} (advisory)"),
         ]
     lines = [
@@ -514,7 +519,7 @@ def summary_lines(outcome: SuiteOutcome) -> list[str]:
     header = ["metric", "baseline", "candidate", "delta [CI]", "p", "q", "verdict"]
     table = [header]
     for row in outcome.rows:
-        ci = f"[{_cell(row.ci_low, sign=True)}, {_cell(row.ci_high, sign=True)}]"
+        ci = interval_text(row.ci_low, row.ci_high)
         table.append(
             [
                 row.metric,

@@ -66,6 +66,8 @@ class ComparisonRow(_Record):
     q_value: float | None = None
     verdict: str = "inconclusive"
     gating: bool = True
+    mde: float | None = None  # design-time MDE (docs/sizing.md); None: n/a or none detectable
+    mde_observed: float | None = None  # MDE at the comparison's observed noise
 
 
 class ComparisonBrief(_Record):

@@ -231,6 +231,8 @@ def _brief(comparison: Comparison, against: str, other_id: str) -> ComparisonBri
             q_value=number(row.q_value),
             verdict=row.verdict,
             gating=row.gating,
+            mde=number(row.mde),
+            mde_observed=number(row.mde_observed),
         )
         for row in comparison.overall()
     ]
@@ -693,6 +695,12 @@ def _num(value: float | None, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
+def _mde(value: float | None) -> str:
+    from evalkit.comparison import mde_text
+
+    return mde_text(value)
+
+
 def summary_markdown(summary: Mapping[str, Any]) -> str:
     """Returns the job summary as Markdown (for $GITHUB_STEP_SUMMARY or a chat webhook)."""
     icon = {"ok": "✅", "alert": "🚨", "failed": "⛔"}.get(str(summary["status"]), "")
@@ -717,7 +725,10 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         if night.get("alerts") or night.get("warnings"):
             lines.append("")
         if night.get("metrics"):
-            lines.append("| metric | tonight [95% CI] | vs baseline | vs previous | drift q |")
+            lines.append(
+                "| metric | tonight [95% CI] | vs baseline (MDE, at observed noise) | "
+                "vs previous | drift q |"
+            )
             lines.append("| --- | --- | --- | --- | --- |")
             base = {r["metric"]: r for r in (night.get("vs_baseline") or {}).get("rows", [])}
             prev = {r["metric"]: r for r in (night.get("vs_previous") or {}).get("rows", [])}
@@ -729,6 +740,9 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
                 cells = []
                 for row in (base.get(name), prev.get(name)):
                     cells.append(f"{_num(row['delta'], True)} {row['verdict']}" if row else "–")
+                if base.get(name):
+                    row = base[name]
+                    cells[0] += f" (MDE {_mde(row.get('mde'))}, {_mde(row.get('mde_observed'))})"
                 d = drift.get(name) or {}
                 qs = [q for q in (d.get("trend_q"), d.get("pooled_q")) if q is not None]
                 q_text = f"{min(qs):.3g}" if qs else "–"

@@ -44,6 +44,8 @@ from scipy import sparse
 from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
+from evalkit.comparison import mde_text
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -840,6 +842,426 @@ def power_analysis(
     )
 
 
+# ---------------------------------------------------------------- design-time MDE
+
+DEFAULT_MDE_CORRELATION = 0.5
+"""Assumed correlation between a case's baseline and candidate scores (gate.mde_correlation).
+
+With it the paired differences have the variance of one run's scores, 2 sigma^2 (1 - 0.5)
+= sigma^2: between an unrelated candidate (0, twice that) and a trivial edit (near 1).
+Lower it for a candidate that may change many answers (a new model), raise it for a
+small prompt edit; see docs/sizing.md.
+"""
+
+MDE_POWER = 0.8
+"""The power every reported MDE is computed at."""
+
+_BINARY_ITERATIONS = 8  # fixed-point steps for a pass rate's variance at the candidate
+WILCOXON_EFFICIENCY = 3 / math.pi
+"""Pitman efficiency of Wilcoxon's signed-rank test relative to the t test, normal data."""
+
+
+@dataclass(frozen=True)
+class BaselineSpread:
+    """Per-column spread of baseline scores: what a design-time MDE is computed from.
+
+    Arrays of length m (one entry per column); NaN where a column has no scored case.
+    """
+
+    n: FloatArray  # scored cases
+    n_clusters: FloatArray  # clusters holding them (= n without clusters)
+    mean: FloatArray  # the pass rate for a 0/1 metric
+    variance: FloatArray  # p (1 - p) for a 0/1 binary column, else the sample variance
+    icc: FloatArray  # intra-cluster correlation (one-way ANOVA estimator, in [0, 1])
+    cluster_size: FloatArray  # sum of squared cluster sizes / n (1 without clusters)
+
+    @property
+    def design_effect(self) -> FloatArray:
+        """Returns 1 + (cluster_size - 1) * icc: how clustering inflates the variance."""
+        return np.asarray(1.0 + (self.cluster_size - 1.0) * self.icc)
+
+
+def _zero_one_columns(table: FloatArray, kinds: Sequence[str]) -> BoolArray:
+    """Returns True for each binary column whose scored values are all 0 or 1."""
+    return np.array(
+        [
+            kind == "binary" and bool(np.all(np.isin(col[~np.isnan(col)], (0.0, 1.0))))
+            for kind, col in zip(kinds, table.T, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def baseline_spread(
+    values: npt.ArrayLike,
+    *,
+    kinds: Kind | Sequence[Kind],
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+) -> BaselineSpread:
+    """Returns each column's variance, pass rate and intra-cluster correlation.
+
+    ``values`` is (n,) or (n, m) per-case scores (NaN: unscored, left out). A binary
+    column of 0/1 values takes the binomial variance p (1 - p) of its pass rate p; other
+    columns the sample variance (ddof=1). The intra-cluster correlation is the one-way
+    ANOVA estimator with unequal cluster sizes, (MSB - MSW) / (MSB + (m0 - 1) MSW) with
+    m0 = (n - sum m_g^2 / n) / (G - 1) (Donner 1986, Int. Stat. Rev. 54:67-82; for 0/1
+    data Ridout, Demetrio & Firth 1999, Biometrics 55:137-148), clipped to [0, 1]. With it
+    the variance of a mean over clusters of sizes m_g is sigma^2 / n times the design
+    effect 1 + (sum m_g^2 / n - 1) icc (Kish 1965, "Survey Sampling", section 5.4).
+    """
+    table = _as_columns(values)
+    n_rows, m = table.shape
+    kind_list = [kinds] * m if isinstance(kinds, str) else list(kinds)
+    if len(kind_list) != m:
+        raise ValueError(f"{len(kind_list)} kinds for {m} columns")
+    clusters = cluster_codes(groups, n_rows)
+    sums, counts = _cluster_sums(table, clusters)
+    scored = ~np.isnan(table)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        n = counts.sum(axis=0)
+        n_clusters = (counts > 0).sum(axis=0).astype(np.float64)
+        mean = sums.sum(axis=0) / n
+        # Two passes (centred sums), and an exactly constant column has no spread at all:
+        # float rounding must not invent a variance of 1e-32.
+        constant = np.nanmax(table, axis=0) == np.nanmin(table, axis=0)
+        total_ss = np.where(scored, (table - mean) ** 2, 0.0).sum(axis=0)
+        unit_mean = sums / counts
+        if clusters.clustered:
+            within = np.where(scored, (table - unit_mean[clusters.codes]) ** 2, 0.0)
+            within_ss = within.sum(axis=0)
+        else:
+            within_ss = np.zeros(table.shape[1])
+        between_ss = np.where(counts > 0, counts * (unit_mean - mean) ** 2, 0.0).sum(axis=0)
+        sample_var = np.where(n >= 2, total_ss / (n - 1), np.nan)
+        binomial = _zero_one_columns(table, kind_list)
+        variance = np.where(binomial, mean * (1 - mean), sample_var)
+        variance = np.where(constant, 0.0, variance)
+        variance = np.where(n >= 1, np.maximum(variance, 0.0), np.nan)
+        cluster_size = (counts**2).sum(axis=0) / n
+        msb = between_ss / (n_clusters - 1)
+        msw = within_ss / (n - n_clusters)
+        m0 = (n - cluster_size) / (n_clusters - 1)
+        icc = (msb - msw) / (msb + (m0 - 1) * msw)
+        icc = np.where(within_ss > 0, icc, np.where(between_ss > 0, 1.0, 0.0))
+    singletons = n_clusters >= n  # no cluster holds two scored cases
+    icc = np.where(singletons | constant | ~np.isfinite(icc), 0.0, np.clip(icc, 0.0, 1.0))
+    return BaselineSpread(
+        n=n.astype(np.float64),
+        n_clusters=n_clusters,
+        mean=mean,
+        variance=variance,
+        icc=np.where(n >= 1, icc, np.nan),
+        cluster_size=np.where(n >= 1, cluster_size, np.nan),
+    )
+
+
+def family_alpha(alpha: float, correction: Correction, n_tests: int) -> float:
+    """Returns the per-row significance level a lone regression must reach under ``correction``.
+
+    The gate adjusts the one-sided p-values of all its rows (metrics x slices) and calls a
+    row a regression when the adjusted value is <= alpha. For one row that moved while the
+    others did not, Benjamini-Hochberg (its smallest p is compared with alpha / m) and Holm
+    (its first step is Bonferroni) both need p <= alpha / m; a row with p <= alpha / m is
+    flagged whatever the other rows do. So the design-time MDE is computed at alpha / m
+    for ``"bh"`` and ``"holm"`` (a guarantee, conservative when several rows move
+    together, which makes BH more lenient), and at alpha for ``"none"``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must be in (0, 1)")
+    if correction == "none" or n_tests <= 1:
+        return alpha
+    return alpha / n_tests
+
+
+def _difference_variance(
+    variance: FloatArray, candidate_variance: npt.ArrayLike | None, correlation: float
+) -> FloatArray:
+    """Returns Var(candidate - baseline) = s_b^2 + s_c^2 - 2 rho s_b s_c per case."""
+    if not -1 < correlation < 1:
+        raise ValueError("correlation must be in (-1, 1)")
+    if candidate_variance is None:
+        return np.asarray(2 * variance * (1 - correlation), dtype=np.float64)
+    other = np.asarray(candidate_variance, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        cross = 2 * correlation * np.sqrt(variance * other)
+    return np.asarray(variance + other - cross, dtype=np.float64)
+
+
+def _quantiles(alpha: float, power: float, df: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Returns (q_{1-alpha}, q_power) of Student's t with ``df`` (the normal where inf)."""
+    degrees = np.asarray(df, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.where(np.isfinite(degrees), sps.t.ppf(1 - alpha, degrees), _z(alpha, 1))
+        strength = np.where(np.isfinite(degrees), sps.t.ppf(power, degrees), sps.norm.ppf(power))
+    return np.asarray(level, dtype=np.float64), np.asarray(strength, dtype=np.float64)
+
+
+def design_mde(
+    variance: npt.ArrayLike,
+    n: npt.ArrayLike,
+    *,
+    correlation: float = DEFAULT_MDE_CORRELATION,
+    design_effect: npt.ArrayLike = 1.0,
+    cluster_size: npt.ArrayLike = 0.0,
+    efficiency: npt.ArrayLike = 1.0,
+    alpha: float = 0.05,
+    power: float = MDE_POWER,
+    candidate_variance: npt.ArrayLike | None = None,
+    df: npt.ArrayLike = math.inf,
+    continuity: npt.ArrayLike = 0.0,
+) -> FloatArray:
+    """Returns the smallest drop a one-sided paired test at ``alpha`` detects with ``power``.
+
+    Method: Miller 2024, "Adding Error Bars to Evals" (arXiv:2411.00640), section 5 (power
+    analysis): the paired differences of two runs whose per-case scores have variance
+    sigma^2 and correlation rho have variance V = 2 sigma^2 (1 - rho) (or, when the
+    candidate's variance s^2 differs, as a pass rate's does when it drops, V = sigma^2 +
+    s^2 - 2 rho sigma s: ``candidate_variance``); clustering
+    multiplies it by the design effect, a less efficient test divides it by its
+    efficiency: V' = V * design_effect / efficiency. With ``cluster_size`` k = 0 this is
+    the textbook MDE (z_{1-alpha} + z_power) sqrt(V' / n); ``df`` < inf takes Student's t
+    quantiles instead of z (a test on G clusters: G - 1). The gate's McNemar test
+    standardises the summed difference S by its *uncentred* spread (b + c), which a true
+    drop inflates by k n delta^2 (k = 1), and its exact p-value is conservative, which a
+    ``continuity`` correction c = 1 on S (half the step of S) reproduces; the MDE then
+    solves n delta = z_{1-alpha} sqrt(n V' + k n delta^2) + z_power sqrt(n V') + c
+    (Connor 1987, Biometrics 43:207-211; Fleiss, Levin & Paik 2003, "Statistical Methods
+    for Rates and Proportions", 3rd ed., section 4.3). ``inf`` when no drop reaches
+    ``power``.
+    """
+    var = np.asarray(variance, dtype=np.float64)
+    count = np.asarray(n, dtype=np.float64)
+    v = _difference_variance(var, candidate_variance, correlation)
+    v = v * np.asarray(design_effect) / np.asarray(efficiency)
+    z_a, z_b = _quantiles(alpha, power, df)
+    k = np.asarray(cluster_size, dtype=np.float64)
+    c = np.asarray(continuity, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # (n x - u)^2 = z_a^2 (s^2 + k n x^2), u = z_b s + c, s^2 = n V': a quadratic in x
+        s2 = count * v
+        u = z_b * np.sqrt(s2) + c
+        a = count**2 - z_a**2 * k * count
+        root = np.sqrt(count**2 * u**2 - a * (u**2 - z_a**2 * s2))
+        mde = (count * u + root) / a
+    mde = np.where(a > 0, mde, np.inf)
+    return np.asarray(np.where(np.isnan(var) | (count < 1), np.nan, mde), dtype=np.float64)
+
+
+def cases_needed(
+    drop: float,
+    variance: npt.ArrayLike,
+    *,
+    correlation: float = DEFAULT_MDE_CORRELATION,
+    design_effect: npt.ArrayLike = 1.0,
+    cluster_size: npt.ArrayLike = 0.0,
+    efficiency: npt.ArrayLike = 1.0,
+    alpha: float = 0.05,
+    power: float = MDE_POWER,
+    candidate_variance: npt.ArrayLike | None = None,
+    continuity: npt.ArrayLike = 0.0,
+    df: npt.ArrayLike = math.inf,
+) -> FloatArray:
+    """Returns the number of cases at which :func:`design_mde` equals ``drop`` (not rounded).
+
+    The inverse of :func:`design_mde` for a golden set grown with clusters of the same
+    sizes (so the design effect and ``cluster_size`` stay): sqrt(n) = t solves
+    drop t^2 - B t - c = 0 with B = z_{1-alpha} sqrt(V' + k drop^2) + z_power sqrt(V')
+    (n = B^2 / drop^2 without a continuity correction); t quantiles when ``df`` < inf.
+    """
+    if not drop > 0:
+        raise ValueError("drop must be > 0")
+    var = np.asarray(variance, dtype=np.float64)
+    v = _difference_variance(var, candidate_variance, correlation)
+    v = v * np.asarray(design_effect) / np.asarray(efficiency)
+    k = np.asarray(cluster_size, dtype=np.float64)
+    z_a, z_b = _quantiles(alpha, power, df)
+    c = np.asarray(continuity, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # NaN where a variance is undefined or negative
+        b = z_a * np.sqrt(v + k * drop**2) + z_b * np.sqrt(v)
+        root = (b + np.sqrt(b**2 + 4 * drop * c)) / (2 * drop)
+    return np.asarray(root**2, dtype=np.float64)
+
+
+def min_p_value(n_units: npt.ArrayLike, *, clustered: bool, n_resamples: int) -> FloatArray:
+    """Returns the smallest one-sided p-value the gate's test can give with ``n_units`` units.
+
+    McNemar's exact test, Wilcoxon's exact test and the exact sign-flip test reach 0.5**n
+    at best; the Monte Carlo sign-flip test (more than EXACT_PERMUTATION_MAX_UNITS
+    clusters) 1 / (n_resamples + 1). A level below this can never be reached.
+    """
+    units = np.asarray(n_units, dtype=np.float64)
+    exact_floor = np.power(0.5, units)
+    if not clustered:
+        return np.asarray(exact_floor)
+    return np.asarray(
+        np.where(units <= EXACT_PERMUTATION_MAX_UNITS, exact_floor, 1.0 / (n_resamples + 1))
+    )
+
+
+@dataclass(frozen=True)
+class GateTestTerms:
+    """How the test the gate runs on each column enters the MDE formula (arrays of m).
+
+    ``paired_columns`` tests a 0/1 binary column without clusters with McNemar's exact
+    test (``cluster_size`` k = 1: its uncentred variance b + c; ``continuity`` 1: its
+    exactness), any other column without clusters with Wilcoxon's signed-rank test
+    (``efficiency`` 3/pi, Pitman's efficiency under normal differences), and every column
+    of a clustered suite with the sign-flip test on cluster sums, a monotone function of
+    Student's t on them (Efron 1969, JASA 64:1278-1302): t quantiles with G - 1
+    degrees of freedom (``clustered``), and continuity 1 for 0/1 scores.
+    """
+
+    binomial: BoolArray  # 0/1 binary column: its variance comes from its pass rate
+    efficiency: FloatArray
+    cluster_size: FloatArray
+    continuity: FloatArray
+    clustered: bool
+
+
+def gate_test_terms(
+    baseline: FloatArray, kinds: Sequence[Kind], *, clustered: bool
+) -> GateTestTerms:
+    """Returns the :class:`GateTestTerms` of each column of an (n, m) score table."""
+    binomial = _zero_one_columns(baseline, kinds)
+    wilcoxon = ~binomial & (not clustered)
+    return GateTestTerms(
+        binomial=binomial,
+        efficiency=np.where(wilcoxon, WILCOXON_EFFICIENCY, 1.0),
+        cluster_size=np.where(binomial & (not clustered), 1.0, 0.0),
+        continuity=np.where(binomial, 1.0, 0.0),
+        clustered=clustered,
+    )
+
+
+@dataclass(frozen=True)
+class DesignMDE:
+    """Design-time MDEs of m columns, with what each was computed from."""
+
+    mde: FloatArray  # NaN: cannot be estimated; inf: no drop is detected with 80% power
+    alpha: float  # the per-row level used (see family_alpha)
+    correlation: float
+    power: float
+    spread: BaselineSpread
+    terms: GateTestTerms
+    higher_is_better: BoolArray
+
+
+def design_mde_columns(
+    baseline: npt.ArrayLike,
+    *,
+    kinds: Kind | Sequence[Kind],
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    higher_is_better: bool | npt.ArrayLike = True,
+    alpha: float = 0.05,
+    correlation: float = DEFAULT_MDE_CORRELATION,
+    power: float = MDE_POWER,
+    n_resamples: int = 2000,
+) -> DesignMDE:
+    """Returns the design-time MDE of each column of baseline scores, for the gate's test.
+
+    ``alpha`` is the per-row level (after :func:`family_alpha`). Per column: the spread of
+    the baseline (:func:`baseline_spread`), then :func:`design_mde` with the terms of the
+    test the gate runs on it (:func:`gate_test_terms`). For a 0/1 column the candidate's
+    variance is taken at its own, lower pass rate (a fixed point). Special cases:
+
+    * fewer than :data:`MIN_UNITS` cases (clusters): NaN (the gate cannot test it); a
+      level the test cannot reach with so few units (:func:`min_p_value`): ``inf``;
+    * a baseline with no spread: a binary column passing everywhere takes
+      :func:`mde_exact_flips`; a binary column failing everywhere (no drop can show) and
+      a constant continuous column (nothing to estimate from) are NaN;
+    * an MDE larger than the room left below the baseline pass rate: ``inf``.
+    """
+    base = _as_columns(baseline)
+    n_rows, m = base.shape
+    kind_list: list[Kind] = [kinds] * m if isinstance(kinds, str) else list(kinds)
+    if len(kind_list) != m:
+        raise ValueError(f"{len(kind_list)} kinds for {m} columns")
+    directions = _broadcast(higher_is_better, m, bool)
+    clusters = cluster_codes(groups, n_rows)
+    spread = baseline_spread(base, kinds=kind_list, groups=groups)
+    terms = gate_test_terms(base, kind_list, clustered=clusters.clustered)
+    df = np.where(terms.clustered, spread.n_clusters - 1, np.inf)
+    sign = np.where(directions, 1.0, -1.0)
+    candidate_variance = spread.variance.copy()
+    mde = np.full(m, np.nan)
+    for _ in range(_BINARY_ITERATIONS):
+        mde = design_mde(
+            spread.variance,
+            spread.n,
+            correlation=correlation,
+            design_effect=spread.design_effect,
+            cluster_size=terms.cluster_size,
+            efficiency=terms.efficiency,
+            alpha=alpha,
+            power=power,
+            candidate_variance=candidate_variance,
+            df=df,
+            continuity=terms.continuity,
+        )
+        rate = np.clip(spread.mean - sign * np.nan_to_num(mde, posinf=1.0), 0.0, 1.0)
+        candidate_variance = np.where(terms.binomial, rate * (1 - rate), spread.variance)
+    room = np.where(directions, spread.mean, 1.0 - spread.mean)
+    mde = np.where(terms.binomial & (mde > room), np.inf, mde)
+    for j in np.flatnonzero(spread.variance == 0).tolist():
+        best = 1.0 if directions[j] else 0.0
+        if terms.binomial[j] and spread.mean[j] == best:
+            mde[j] = mde_exact_flips(int(spread.n[j]), alpha=alpha, power=power)
+        else:
+            mde[j] = math.nan
+    units = spread.n_clusters
+    floor = min_p_value(units, clustered=clusters.clustered, n_resamples=n_resamples)
+    mde = np.where((floor > alpha) & np.isfinite(mde), np.inf, mde)
+    mde = np.where(units < MIN_UNITS, np.nan, mde)
+    return DesignMDE(
+        mde=np.asarray(mde, dtype=np.float64),
+        alpha=alpha,
+        correlation=correlation,
+        power=power,
+        spread=spread,
+        terms=terms,
+        higher_is_better=directions,
+    )
+
+
+def design_cases_needed(design: DesignMDE, drop: float) -> FloatArray:
+    """Returns how many cases each column needs for its design MDE to be ``drop``.
+
+    The inverse of :func:`design_mde_columns` for a golden set grown with clusters of the
+    sizes it has (design effect and intra-cluster correlation kept): :func:`cases_needed`
+    with the same test terms, the candidate's variance at the baseline rate minus
+    ``drop`` for a 0/1 column, and for a clustered suite t quantiles with the grown
+    suite's clusters - 1 degrees of freedom (a fixed point). NaN where the MDE is NaN
+    (nothing to estimate from), or ``drop`` exceeds the room below a pass rate.
+    """
+    spread, terms = design.spread, design.terms
+    sign = np.where(design.higher_is_better, 1.0, -1.0)
+    rate = spread.mean - sign * drop
+    candidate_variance = np.where(terms.binomial, rate * (1 - rate), spread.variance)
+    mean_size = spread.n / spread.n_clusters
+    df = np.full(len(spread.n), np.inf)
+    needed = np.full(len(spread.n), np.nan)
+    for _ in range(_BINARY_ITERATIONS if terms.clustered else 1):
+        needed = cases_needed(
+            drop,
+            spread.variance,
+            correlation=design.correlation,
+            design_effect=spread.design_effect,
+            cluster_size=terms.cluster_size,
+            efficiency=terms.efficiency,
+            alpha=design.alpha,
+            power=design.power,
+            candidate_variance=candidate_variance,
+            continuity=terms.continuity,
+            df=df,
+        )
+        if terms.clustered:
+            df = np.maximum(needed / mean_size - 1, 1.0)
+    impossible = terms.binomial & ((rate < 0) | (rate > 1))
+    no_spread = ~(spread.variance > 0) | np.isnan(design.mde)
+    return np.asarray(np.where(impossible | no_spread, np.nan, needed), dtype=np.float64)
+
+
 # ---------------------------------------------------------------- flips
 
 
@@ -898,7 +1320,8 @@ class PairedColumns:
     p_better: FloatArray  # one-sided, H1: candidate better
     p_two_sided: FloatArray
     tests: tuple[str, ...]
-    mde: FloatArray
+    mde: FloatArray  # design-time (design_mde_columns): NaN n/a, inf nothing detectable
+    mde_observed: FloatArray  # at this comparison's observed noise; NaN when it has none
     margin: FloatArray
     non_inferior: BoolArray
     higher_is_better: BoolArray
@@ -906,19 +1329,8 @@ class PairedColumns:
     to_pass: IntArray
     alpha: float
     confidence: float
-
-
-def _constant_mde(base: FloatArray, kind: str, higher_is_better: bool, *, alpha: float) -> float:
-    """Returns the MDE of a column where neither side varies.
-
-    A binary metric at its best value on every case: :func:`mde_exact_flips`. At its worst
-    value no regression can show, and a continuous constant says nothing about the spread
-    a change would have: NaN (shown as "-").
-    """
-    best = 1.0 if higher_is_better else 0.0
-    if kind == "binary" and base.size and np.all(base == best):
-        return mde_exact_flips(int(base.size), alpha=alpha, power=0.8)
-    return math.nan
+    mde_alpha: float = math.nan  # the per-row level the MDEs are computed at
+    mde_correlation: float = DEFAULT_MDE_CORRELATION
 
 
 def _broadcast(value: Any, m: int, dtype: Any) -> npt.NDArray[Any]:
@@ -937,6 +1349,8 @@ def paired_columns(
     higher_is_better: bool | npt.ArrayLike = True,
     n_boot: int = 2000,
     rng: RNGLike = 0,
+    correction: Correction = "none",
+    mde_correlation: float = DEFAULT_MDE_CORRELATION,
 ) -> PairedColumns:
     """Returns paired estimates, CIs, p-values and MDEs for each column of two (n, m) arrays.
 
@@ -945,8 +1359,15 @@ def paired_columns(
     flips. Tests per column: McNemar's exact test for 0/1 binary columns without
     clusters; Wilcoxon's signed-rank test for other columns without clusters; the cluster
     sign-flip permutation test when clustered. CI: percentile (cluster) bootstrap at
-    1 - alpha. MDE: :func:`mde_from_se` one-sided at alpha, 80% power; when neither side
-    varies, :func:`mde_exact_flips` for a binary column passing everywhere, else NaN.
+    1 - alpha, NaN (cannot be estimated) for a column with fewer than :data:`MIN_UNITS`
+    cases or clusters.
+
+    MDE (``mde``): the design-time figure of :func:`design_mde_columns`, from the
+    baseline's spread and ``mde_correlation``, at the per-row level :func:`family_alpha`
+    gives for ``correction`` (the correction the caller applies across these columns)
+    and 80% power. ``mde_observed`` is the same formula's textbook form at this
+    comparison's observed noise, (z_{1-alpha'} + z_0.8) * SE of the differences; NaN
+    when the differences do not vary (it cannot be estimated) -- never shown alone.
     """
     base = _as_columns(baseline)
     cand = _as_columns(candidate)
@@ -970,20 +1391,29 @@ def paired_columns(
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN or single-case columns
         baseline_mean = np.nansum(base, axis=0) / moments.n
         candidate_mean = np.nansum(cand, axis=0) / moments.n
-        var_sum = np.nanvar(base, axis=0, ddof=1) + np.nanvar(cand, axis=0, ddof=1)
     se = moments.se_cluster if clusters.clustered else moments.se
-    # With no variation in the differences the observed SD says nothing about power; fall
-    # back to the SE of two independent means (conservative: ignores the pairing).
-    fallback = np.sqrt(var_sum / moments.n)
-    se_for_mde = np.where(np.nan_to_num(se) > 0, se, fallback)
-    mde = mde_from_se(se_for_mde, alpha=alpha, power=0.8, sides=1)
-    no_variation = (np.nan_to_num(se_for_mde) == 0) & (moments.n > 0)
+    too_few = moments.n_units < MIN_UNITS
+    mde_alpha = family_alpha(alpha, correction, int(np.sum(~too_few)))
+    design = design_mde_columns(
+        base,
+        kinds=kind_list,
+        groups=groups,
+        higher_is_better=directions,
+        alpha=mde_alpha,
+        correlation=mde_correlation,
+        n_resamples=n_boot,
+    )
+    mde = design.mde
+    mde_observed = mde_from_se(se, alpha=mde_alpha, power=MDE_POWER, sides=1)
+    mde_observed = np.where((np.nan_to_num(se) > 0) & ~too_few, mde_observed, np.nan)
 
     boot = _bootstrap_means(moments.unit_sums, moments.unit_counts, n_boot, generator)
     with np.errstate(invalid="ignore"):
         ci_low, ci_high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-    ci_low = np.where(moments.n > 0, ci_low, np.nan)
-    ci_high = np.where(moments.n > 0, ci_high, np.nan)
+    # One case or one cluster: every resample is the same unit, a zero-width interval
+    # that says nothing; the CI cannot be estimated (shown as n/a).
+    ci_low = np.where(too_few, np.nan, ci_low)
+    ci_high = np.where(too_few, np.nan, ci_high)
 
     p_less = np.full(m, np.nan)
     p_greater = np.full(m, np.nan)
@@ -1016,15 +1446,6 @@ def paired_columns(
                 p_less[j], p_greater[j], p_two[j] = _wilcoxon_pvalues(diff[paired[:, j], j])
             tests[j] = "wilcoxon"
 
-    for column in np.flatnonzero(no_variation).tolist():
-        mde[column] = _constant_mde(
-            base[paired[:, column], column],
-            kind_list[column],
-            bool(directions[column]),
-            alpha=alpha,
-        )
-
-    too_few = moments.n_units < MIN_UNITS
     for array in (p_less, p_greater, p_two):
         array[too_few] = np.nan
     p_worse = np.where(directions, p_less, p_greater)
@@ -1048,6 +1469,7 @@ def paired_columns(
         p_two_sided=p_two,
         tests=tuple(tests),
         mde=mde,
+        mde_observed=mde_observed,
         margin=margins,
         non_inferior=non_inferior,
         higher_is_better=directions,
@@ -1055,6 +1477,8 @@ def paired_columns(
         to_pass=to_pass,
         alpha=alpha,
         confidence=1 - alpha,
+        mde_alpha=mde_alpha,
+        mde_correlation=mde_correlation,
     )
 
 
@@ -1090,7 +1514,7 @@ def decide_verdicts(
             verdicts.append("inconclusive")
             reasons.append(
                 f"not significant, but the {columns.confidence:.0%} CI allows a drop larger "
-                f"than the margin {columns.margin[j]:g} (MDE {columns.mde[j]:.3g})"
+                f"than the margin {columns.margin[j]:g} (MDE {mde_text(float(columns.mde[j]))})"
             )
         else:
             verdicts.append("no-change")
@@ -1109,7 +1533,8 @@ class PairedResult:
     p_value_better: float  # one-sided, H1: candidate better
     p_value_two_sided: float
     test: str
-    mde: float  # one-sided at alpha, 80% power
+    mde: float  # design-time, one-sided at alpha, 80% power (see paired_columns)
+    mde_observed: float  # at this comparison's observed noise
     se: float
     n_paired: int
     n_units: int
@@ -1171,6 +1596,7 @@ def paired_compare(
         p_value_two_sided=float(columns.p_two_sided[0]),
         test=columns.tests[0],
         mde=float(columns.mde[0]),
+        mde_observed=float(columns.mde_observed[0]),
         se=float(columns.se[0]),
         n_paired=int(columns.n_paired[0]),
         n_units=int(columns.n_units[0]),

@@ -25,6 +25,7 @@ VERBS = [
     "validate",
     "run",
     "compare",
+    "plan",
     "report",
     "baseline",
     "merge",

@@ -108,7 +108,10 @@ _VERDICT_STYLE = {
 def _row(row: MetricComparison) -> list[str]:
     from rich.markup import escape
 
-    ci = f"[{_number(row.ci_low, sign=True)}, {_number(row.ci_high, sign=True)}]"
+    from evalkit.comparison import interval_text, mde_text
+
+    ci = interval_text(row.ci_low, row.ci_high)
+    observed = mde_text(row.mde_observed)
     verdict = row.verdict if row.gating else f"{row.verdict} (advisory)"
     style = _VERDICT_STYLE.get(row.verdict, "")
     return [
@@ -120,9 +123,24 @@ def _row(row: MetricComparison) -> list[str]:
         f"{_number(row.delta, sign=True)} {ci}",
         _pvalue(row.p_value),
         _pvalue(row.q_value),
-        _number(row.mde),
+        f"{mde_text(row.mde)} [dim]({observed})[/]",
         f"[{style}]{verdict}[/]" if style else verdict,
     ]
+
+
+def _legend(comparison: Comparison) -> str:
+    """Returns the table's key: what p, q and the two MDE figures are."""
+    rows = comparison.overall() or list(comparison.metrics)
+    alpha = rows[0].mde_alpha if rows else math.nan
+    rho = rows[0].mde_correlation if rows else math.nan
+    level = f"one-sided alpha {alpha:.2g} a row, " if math.isfinite(alpha) else ""
+    assumed = f", assumed baseline-candidate correlation {rho:g}" if math.isfinite(rho) else ""
+    return (
+        "p: one-sided, candidate worse; q: adjusted across metrics and slices; "
+        f"MDE: smallest drop this suite detects with 80% power ({level}from the baseline's "
+        f"spread{assumed}; docs/sizing.md); (observed): the same at this comparison's "
+        "observed noise; n/a: cannot be estimated"
+    )
 
 
 def print_comparison(comparison: Comparison) -> None:
@@ -140,16 +158,12 @@ def print_comparison(comparison: Comparison) -> None:
     )
     for header in ("metric", "slice", "n", "baseline", "candidate", "delta [CI]", "p", "q"):
         table.add_column(header, justify="left" if header in ("metric", "slice") else "right")
-    table.add_column("MDE", justify="right")
+    table.add_column("MDE (observed)", justify="right")
     table.add_column("verdict")
     for row in comparison.metrics:
         table.add_row(*_row(row))
     console.print(table)
-    console.print(
-        "p: one-sided, candidate worse; q: adjusted across metrics and slices; "
-        "MDE: smallest drop detectable with 80% power",
-        style="dim",
-    )
+    console.print(_legend(comparison), style="dim", markup=False)
     for warning in comparison.warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     for note in comparison.gate.advisory:

@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 import evalkit
-from evalkit.comparison import Comparison
+from evalkit.comparison import Comparison, mde_text
 from evalkit.golden import GoldenSet
 from evalkit.records import Run
 from evalkit.report.data import SIZE_BUDGET_BYTES, ReportModel, build_report
@@ -94,6 +94,11 @@ def _fmt_pct(value: Any) -> str:
     return f"{float(value):.1%}"
 
 
+def _finite_number(value: Any) -> bool:
+    """Returns True for a finite number (a CI end that could be estimated)."""
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -107,6 +112,8 @@ def _environment() -> jinja2.Environment:
     env.filters["signed"] = _fmt_signed
     env.filters["pval"] = _fmt_p
     env.filters["pct"] = _fmt_pct
+    env.filters["mde"] = mde_text
+    env.filters["finite"] = _finite_number
     return env
 
 

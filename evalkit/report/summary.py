@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from evalkit.comparison import Comparison
+from evalkit.comparison import Comparison, interval_text, mde_text
 from evalkit.report.data import ReportModel, num
 
 SCHEMA_VERSION = 1
@@ -121,6 +121,7 @@ def _metric_row(row: Any) -> dict[str, Any]:
         "p_value": num(row.p_value, 6),
         "q_value": num(row.q_value, 6),
         "mde": num(row.mde),
+        "mde_observed": num(row.mde_observed),
         "verdict": row.verdict,
         "gating": row.gating,
         "judge_status": row.judge_status,
@@ -161,7 +162,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.extend(f"- {md_escape(reason, 300)}" for reason in summary["reasons"])
         lines.append("")
     if summary["baseline_id"]:
-        lines.append("| metric | baseline | candidate | Δ | CI | p | q | MDE | verdict |")
+        lines.append(
+            "| metric | baseline | candidate | Δ | CI | p | q | MDE (at observed noise) | verdict |"
+        )
         lines.append("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
         for row in summary["metrics"]:
             name = md_escape(row["metric"]) + ("" if row["gating"] else " (advisory)")
@@ -170,9 +173,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 verdict_text = "**regression**"
             lines.append(
                 f"| {name} | {_f(row['baseline'])} | {_f(row['candidate'])} | "
-                f"{_f(row['delta'], True)} | [{_f(row['ci_low'], True)}, "
-                f"{_f(row['ci_high'], True)}] | {_p(row['p_value'])} | {_p(row['q_value'])} | "
-                f"{_f(row['mde'])} | {verdict_text} |"
+                f"{_f(row['delta'], True)} | {interval_text(row['ci_low'], row['ci_high'])} | "
+                f"{_p(row['p_value'])} | {_p(row['q_value'])} | "
+                f"{mde_text(row['mde'])} ({mde_text(row['mde_observed'])}) | {verdict_text} |"
             )
         slices = [
             row for row in summary["slices"] if row["verdict"] in ("regression", "improvement")
