@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from evalkit._offline import prepare_import
 from evalkit.config import EMBEDDED_MODEL
 
 if TYPE_CHECKING:
@@ -291,6 +292,7 @@ async def close_litellm_clients() -> None:
 
 def _import_litellm() -> Any:
     """Returns the litellm module, imported on the first real call (cached runs skip it)."""
+    prepare_import("litellm")
     import litellm
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banners on every error
