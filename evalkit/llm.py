@@ -7,8 +7,9 @@ The runner (for the SUT) and the scorers (for judges) both go through :class:`Mo
   once per process, see :mod:`evalkit.embedded`);
 * an ``api_base`` (any OpenAI-compatible server) uses LiteLLM's ``openai/<name>`` route
   (chat) or ``text-completion-openai/<name>`` route (text);
-* a Python callable SUT is the ``evalkit-callable/<pkg.mod:fn>`` custom provider
-  (:mod:`evalkit.sut_callable`).
+* a Python callable SUT (model ``evalkit-callable/<pkg.mod:fn>``) is called directly, not
+  through LiteLLM (:mod:`evalkit.sut_callable`), with the same cache, retries, timeout and
+  accounting; no tokens, no cost.
 
 Retries are evalkit's alone (LiteLLM's and the OpenAI SDK's are switched off), so a call
 makes at most ``1 + max_retries`` attempts: exponential backoff with full jitter, at least
@@ -199,11 +200,8 @@ class ModelClient:
 
     async def _resolve_route(self, request: ModelRequest) -> tuple[str, str | None]:
         """Returns the LiteLLM model name and api_base for ``request``."""
-        if request.model.startswith(CALLABLE_PROVIDER + "/"):
-            from evalkit.sut_callable import register_provider
-
-            register_provider()
-            return request.model, None
+        if _is_callable(request):
+            return request.model, None  # called directly (_call_function)
         api_base = request.api_base
         name = request.model
         if request.model == EMBEDDED_MODEL:
@@ -234,15 +232,19 @@ class ModelClient:
             model, api_base = await self._resolve_route(request)
         except Exception as err:  # e.g. the embedded server cannot start
             return _error_result(f"{type(err).__name__}: {err}", started, 0, retryable=False)
-        # Import before timing: the first import of LiteLLM takes seconds and must not
-        # count against the first call's timeout or latency.
-        _import_litellm()
+        direct = _is_callable(request)
+        if not direct:
+            # Import before timing: the first import of LiteLLM takes seconds and must not
+            # count against the first call's timeout or latency.
+            _import_litellm()
         started = time.perf_counter()
         while attempts <= request.max_retries:
             attempts += 1
             if self._limiter is not None:
                 await self._limiter.wait()
             try:
+                if direct:
+                    return await _call_function(request, started, attempts)
                 response = await asyncio.wait_for(
                     _litellm_call(request, model, api_base),
                     # LiteLLM gets the timeout too; this is the backstop if it ignores it.
@@ -257,7 +259,9 @@ class ModelClient:
                     retryable=True,
                 )
             except Exception as err:
-                failure = _classify(err, request, api_base)
+                failure = (
+                    _callable_failure(err, request) if direct else _classify(err, request, api_base)
+                )
             if not failure.retryable or attempts > request.max_retries:
                 break
             await asyncio.sleep(self._backoff(attempts, failure.retry_after))
@@ -273,6 +277,49 @@ class ModelClient:
 
 
 _OPENAI_PREFIXES = ("openai/", "text-completion-openai/")
+
+
+def _is_callable(request: ModelRequest) -> bool:
+    return request.model.startswith(CALLABLE_PROVIDER + "/")
+
+
+async def _call_function(request: ModelRequest, started: float, attempts: int) -> CallResult:
+    """Returns one attempt at a callable SUT, called in this process (no LiteLLM, no HTTP).
+
+    Raises what :func:`evalkit.sut_callable.invoke` raises, and TimeoutError after the
+    request's timeout.
+    """
+    from evalkit.sut_callable import invoke
+
+    target = request.model[len(CALLABLE_PROVIDER) + 1 :]
+    async with asyncio.timeout(request.timeout):
+        text, contexts = await invoke(target, request.messages or ())
+    return CallResult(
+        text=text,
+        error=None,
+        latency_s=time.perf_counter() - started,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        cached=False,
+        attempts=attempts,
+        finish_reason="stop",
+        contexts=contexts,
+    )
+
+
+def _callable_failure(err: Exception, request: ModelRequest) -> _Failure:
+    """Returns how a callable SUT failed, and whether retrying may help.
+
+    A function that cannot be imported or returns the wrong type (TypeError) fails at once;
+    anything else it raised is retried (a RAG backend may be flaky), as before.
+    """
+    from evalkit.errors import NotFoundError
+
+    if isinstance(err, NotFoundError):
+        return _Failure(_short(str(err)), retryable=False)
+    detail = _short(f"{type(err).__name__}: {err}")
+    return _Failure(f"{request.model} failed: {detail}", retryable=not isinstance(err, TypeError))
 
 
 async def close_litellm_clients() -> None:
@@ -477,11 +524,6 @@ def _parse_response(
             attempts,
             False,
         )
-    contexts = None
-    if request.model.startswith(CALLABLE_PROVIDER + "/"):
-        from evalkit.sut_callable import unpack_output
-
-        text, contexts = unpack_output(text)
     return CallResult(
         text=text,
         error=None,
@@ -492,7 +534,6 @@ def _parse_response(
         cached=False,
         attempts=attempts,
         finish_reason=str(finish) if finish is not None else None,
-        contexts=contexts,
     )
 
 
