@@ -11,6 +11,9 @@ planted drop on two), as CSV and as JSONL, then times, median of ``--repeats``:
 * ``compare_runs`` on the two loaded runs, in process (the statistics alone), so the
   ratio end-to-end / statistics can be read on a shared machine.
 
+Wall and CPU time are printed (CPU: this process's threads and its finished children);
+on a busy machine the CPU time is the steadier number.
+
 Run: ``python bench/bench_score_files.py [--cases 100000] [--metrics 10] [--repeats 3]
 [--format csv jsonl]``. Nothing is asserted. Load average is printed with each line.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,17 +73,25 @@ def _write(path: Path, values: np.ndarray) -> None:
                 )
 
 
+def _cpu() -> float:
+    """Returns CPU seconds used so far by this process (all threads) and its children."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + children.ru_utime + children.ru_stime
+
+
 def _median(label: str, repeats: int, call: Callable[[], object]) -> float:
-    times = []
+    times, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), _cpu()
         call()
         times.append(time.perf_counter() - started)
+        cpus.append(_cpu() - started_cpu)
     median = statistics.median(times)
     shown = ", ".join(f"{t:.2f}" for t in times)
     print(
-        f"  {label:<34} median {median:6.2f} s  (runs: {shown}; load average "
-        f"{os.getloadavg()[0]:.1f})",
+        f"  {label:<30} median {median:6.2f} s wall, {statistics.median(cpus):6.2f} s CPU "
+        f"(wall runs: {shown}; load average {os.getloadavg()[0]:.1f})",
         flush=True,
     )
     return median

@@ -381,14 +381,17 @@ def _text_codes(column: pa.Array | None, rows: int) -> tuple[npt.NDArray[np.int6
     if column is None or pa.types.is_null(column.type):
         return np.full(rows, -1, dtype=np.int64), []
     encoded = column.dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
     # For a str, _text(cell) is cell.strip() or None: applied once per distinct cell.
-    cleaned = [cell.strip() or None for cell in encoded.dictionary.to_pylist()]
+    cleaned = [cell.strip() or None for cell in distinct]
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    if cleaned == distinct and not encoded.indices.null_count:  # the usual case: clean text
+        return indices.astype(np.int64), distinct
     texts: dict[str, int] = {}
     remap = np.full(len(cleaned) + 1, -1, dtype=np.int64)  # the last slot: null cells
     for index, text in enumerate(cleaned):
         if text is not None:
             remap[index] = texts.setdefault(text, len(texts))
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     codes: npt.NDArray[np.int64] = remap[indices]
     return codes, list(texts)
 
