@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from evalkit.errors import Problem
+from evalkit.errors import InvalidInputError, Problem
 
 
 def describe_type(value: Any) -> str:
@@ -73,6 +73,28 @@ def utf8_without_bom(data: bytes, path: str, problems: list[Problem]) -> bytes:
             )
             problems.append(Problem(path, before.count("\n") + 1, message))
             return before[:line_start].encode("utf-8")
+    return data
+
+
+def checked_utf8(data: bytes, path: str) -> bytes:
+    """Returns a whole file's bytes as UTF-8 without a byte-order mark.
+
+    For readers that parse the file in one piece (CSV, score files). Raises
+    InvalidInputError naming every line that is not valid in the file's encoding.
+    """
+    problems: list[Problem] = []
+    data = utf8_without_bom(data, path, problems)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                message = f"invalid UTF-8 at byte {err.start} of the line; save the file as UTF-8"
+                problems.append(Problem(path, number, message))
+    if problems:
+        raise InvalidInputError(problems)
     return data
 
 

@@ -44,7 +44,7 @@ import pyarrow.json as pa_json
 
 import evalkit
 from evalkit.errors import InvalidInputError, NotFoundError, Problem
-from evalkit.jsonl import utf8_without_bom
+from evalkit.jsonl import checked_utf8
 from evalkit.records import (
     SCORE_COLUMNS,
     MetricInfo,
@@ -160,24 +160,6 @@ class _Scores:
     tags: dict[str, list[str]]  # case -> tags, in order of first appearance
 
 
-def _utf8(data: bytes, path: str) -> bytes:
-    """Returns the file's bytes as UTF-8 without a byte-order mark; raises naming bad lines."""
-    problems: list[Problem] = []
-    data = utf8_without_bom(data, path, problems)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as err:
-                message = f"invalid UTF-8 at byte {err.start} of the line; save the file as UTF-8"
-                problems.append(Problem(path, number, message))
-    if problems:
-        raise InvalidInputError(problems)
-    return data
-
-
 def load_score_file(path: str | Path, *, suite: str = "scores") -> Run:
     """Returns the Run read from a JSONL or CSV score file (see the module docstring).
 
@@ -187,7 +169,7 @@ def load_score_file(path: str | Path, *, suite: str = "scores") -> Run:
     if not file.is_file():
         raise NotFoundError(f"{file}: no such score file")
     name = str(file)
-    data = _utf8(file.read_bytes(), name)
+    data = checked_utf8(file.read_bytes(), name)
     is_csv = file.suffix.lower() == ".csv"
     parsed = _fast_scores(data, is_csv)
     if parsed is None:

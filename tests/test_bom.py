@@ -131,3 +131,27 @@ def test_broken_utf16_after_its_mark_is_named_by_line(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert problem.line == 3
     assert problem.message.startswith("invalid UTF-16 at character 1 of the line")
+
+
+ANSWERS_CSV = "item,run_id,metric,case_id,sample,label,rater,note\n1,r1,correct,q1,0,pass,ana,é\n"
+
+
+def test_answers_file_with_a_utf16_mark_is_read(tmp_path: Path) -> None:
+    from evalkit.labelling import read_answers
+
+    path = tmp_path / "answers.csv"
+    path.write_bytes(ENCODINGS["utf-16-le-bom"](ANSWERS_CSV))
+    [answer] = read_answers(path)
+    assert (answer.case_id, answer.label, answer.note) == ("q1", "pass", "é")
+
+
+def test_answers_file_that_is_not_utf8_is_named_by_line(tmp_path: Path) -> None:
+    from evalkit.labelling import LabelImportError, read_answers
+
+    path = tmp_path / "answers.csv"
+    path.write_bytes(ANSWERS_CSV.encode("utf-8") + b"2,r1,correct,q2,0,fail,ana,caf\xe9\n")
+    with pytest.raises(LabelImportError) as caught:
+        read_answers(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: invalid UTF-8 at byte 30 of the line; save the file as UTF-8"
+    ]

@@ -181,3 +181,43 @@ def test_preparing_a_library_sets_only_its_own_defaults(monkeypatch: pytest.Monk
     assert added == {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     _offline.prepare_import("sentence_transformers")  # needs nothing: loads from a path
     assert {k: v for k, v in os.environ.items() if before.get(k) != v} == added
+
+
+SESSION_ENV = """
+import json, os
+
+def pytest_sessionstart(session):
+    session.config._env_at_start = dict(os.environ)
+
+def pytest_sessionfinish(session):
+    start = session.config._env_at_start
+    added = {k: v for k, v in os.environ.items() if start.get(k) != v}
+    with open("env_added.json", "w") as handle:
+        json.dump(added, handle)
+"""
+
+
+def test_a_suite_run_sets_only_what_it_needs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fake_server: Any
+) -> None:
+    from plugin_project import configure, write_project
+
+    for name in {*_offline.CLI_DEFAULTS, "KMP_DUPLICATE_LIB_OK"}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONPATH", SOURCE_ROOT)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy")
+    write_project(pytester, fake_server.url, n=6)
+    configure(fake_server, n=6)
+    pytester.makeconftest(SESSION_ENV)
+    pinned = pytester.runpytest_subprocess(
+        "--evalkit-suite", "qa", "--evalkit-update-baseline", "--evalkit-report", "none"
+    )
+    pinned.assert_outcomes(passed=6, skipped=1)
+    gated = pytester.runpytest_subprocess("--evalkit-suite", "qa", "--evalkit-no-cache")
+    gated.assert_outcomes(passed=7)
+    added = json.loads((pytester.path / "env_added.json").read_text())
+    added.pop("PYTEST_CURRENT_TEST", None)
+    # The run called a model through LiteLLM: litellm's offline default, and no other of
+    # evalkit's (no deepeval or ragas metric here). The comparison's bootstrap imports
+    # threadpoolctl, which sets KMP_DUPLICATE_LIB_OK itself (README, "Offline by design").
+    assert added == {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "KMP_DUPLICATE_LIB_OK": "True"}

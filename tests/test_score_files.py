@@ -15,6 +15,7 @@ import pytest
 
 from evalkit import scorefile
 from evalkit.errors import InvalidInputError
+from evalkit.jsonl import checked_utf8
 from evalkit.records import Run
 
 RICH_CSV = (
@@ -45,7 +46,7 @@ RICH_JSONL = "".join(
 
 def _both(path: Path) -> tuple[Run, Run]:
     """Returns the Run read by the fast reader and by the row-by-row reader."""
-    data = scorefile._utf8(path.read_bytes(), str(path))
+    data = checked_utf8(path.read_bytes(), str(path))
     is_csv = path.suffix == ".csv"
     fast = scorefile._fast_scores(data, is_csv)
     assert fast is not None, "the fast reader should accept this valid file"
@@ -102,7 +103,7 @@ def test_a_file_with_a_problem_is_read_row_by_row_and_the_row_is_named(
 ) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    data = scorefile._utf8(path.read_bytes(), str(path))
+    data = checked_utf8(path.read_bytes(), str(path))
     assert scorefile._fast_scores(data, name.endswith(".csv")) is None
     with pytest.raises(InvalidInputError) as caught:
         scorefile.load_score_file(path)
