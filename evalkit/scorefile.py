@@ -358,28 +358,36 @@ def _column(table: pa.Table, name: str) -> pa.Array | None:
     return table.column(name).combine_chunks() if name in table.column_names else None
 
 
-def _text_codes(column: pa.Array | None, rows: int) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Returns (code per row, distinct texts): the ``_text`` of each cell; code -1 is None."""
+def _text_codes(
+    column: pa.Array | None, rows: int
+) -> tuple[npt.NDArray[np.int64], list[str], bool]:
+    """Returns (code per row, distinct texts, clean): the ``_text`` of each cell.
+
+    Code -1 is None. ``clean`` says every cell already was its text (no blank, no
+    surrounding spaces), so the column itself can be kept.
+    """
     if column is None or pa.types.is_null(column.type):
-        return np.full(rows, -1, dtype=np.int64), []
+        return np.full(rows, -1, dtype=np.int64), [], False
     encoded = column.dictionary_encode()
     distinct = encoded.dictionary.to_pylist()
     # For a str, _text(cell) is cell.strip() or None: applied once per distinct cell.
     cleaned = [cell.strip() or None for cell in distinct]
     indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     if cleaned == distinct and not encoded.indices.null_count:  # the usual case: clean text
-        return indices.astype(np.int64), distinct
+        return indices.astype(np.int64), distinct, True
     texts: dict[str, int] = {}
     remap = np.full(len(cleaned) + 1, -1, dtype=np.int64)  # the last slot: null cells
     for index, text in enumerate(cleaned):
         if text is not None:
             remap[index] = texts.setdefault(text, len(texts))
     codes: npt.NDArray[np.int64] = remap[indices]
-    return codes, list(texts)
+    return codes, list(texts), False
 
 
 def _texts(codes: npt.NDArray[np.int64], texts: list[str]) -> pa.Array:
     """Returns the text column of ``codes`` (nulls where the code is -1)."""
+    if not texts:
+        return pa.nulls(len(codes), pa.string())
     indices = pa.array(codes, mask=codes < 0)
     return pc.take(pa.array(texts, pa.string()), indices)
 
@@ -458,28 +466,35 @@ def _first_per_code(owners: npt.NDArray[np.int64], values: npt.NDArray[np.int64]
 
 def _validated(table: pa.Table, data: bytes, is_csv: bool) -> _Scores:
     rows = table.num_rows
-    case_codes, cases = _text_codes(_column(table, "case_id"), rows)
-    metric_codes, metrics = _text_codes(_column(table, "metric"), rows)
+    case_column, metric_column = _column(table, "case_id"), _column(table, "metric")
+    case_codes, cases, clean_cases = _text_codes(case_column, rows)
+    metric_codes, metrics, clean_metrics = _text_codes(metric_column, rows)
     if (case_codes < 0).any() or (metric_codes < 0).any():
         raise _CannotVouch
     value = _values(table.column("value").combine_chunks(), data, is_csv)
     sample = _samples(_column(table, "sample"), rows)
-    keys = pd.DataFrame({"case": case_codes, "metric": metric_codes, "sample": sample})
-    if keys.duplicated().any():
+    n_metrics, n_samples = len(metrics), int(sample.max()) + 1
+    if len(cases) * n_metrics * n_samples < 2**62:  # one int64 key per (case, metric, sample)
+        key = (case_codes * n_metrics + metric_codes) * n_samples + sample
+        duplicated = pd.Series(key).duplicated().any()
+    else:
+        keys = pd.DataFrame({"case": case_codes, "metric": metric_codes, "sample": sample})
+        duplicated = keys.duplicated().any()
+    if duplicated:
         raise _CannotVouch
-    kind_codes, kinds = _text_codes(_column(table, "kind"), rows)
+    kind_codes, kinds, _ = _text_codes(_column(table, "kind"), rows)
     if not set(kinds) <= set(KINDS):
         raise _CannotVouch
-    group_codes, groups = _text_codes(_column(table, "group"), rows)
+    group_codes, groups, _ = _text_codes(_column(table, "group"), rows)
     metric_kind = _first_per_code(metric_codes, kind_codes)
     case_group = _first_per_code(case_codes, group_codes)
-    error_codes, errors = _text_codes(_column(table, "error"), rows)
-    rationale_codes, rationales = _text_codes(_column(table, "rationale"), rows)
+    error_codes, errors, _ = _text_codes(_column(table, "error"), rows)
+    rationale_codes, rationales, _ = _text_codes(_column(table, "rationale"), rows)
     tags_column = _column(table, "tags")
     return _Scores(
-        case_id=_texts(case_codes, cases),
+        case_id=case_column if clean_cases else _texts(case_codes, cases),
         sample=sample,
-        metric=_texts(metric_codes, metrics),
+        metric=metric_column if clean_metrics else _texts(metric_codes, metrics),
         value=value,
         error=_texts(error_codes, errors),
         rationale=_texts(rationale_codes, rationales),
