@@ -299,7 +299,7 @@ def _fast_scores(data: bytes, is_csv: bool) -> _Scores | None:
         if table is None or table.num_rows == 0:
             return None
         return _validated(table, data, is_csv)
-    except _CannotVouch:
+    except (_CannotVouch, pa.ArrowException):  # e.g. an integer too large for a double
         return None
 
 

@@ -111,6 +111,20 @@ def test_a_file_with_a_problem_is_read_row_by_row_and_the_row_is_named(
     assert any(message in p.message for p in problems), caught.value.problems
 
 
+def test_a_value_arrow_cannot_convert_exactly_is_left_to_the_row_by_row_reader(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.jsonl"
+    big = 2**53 + 1  # no double holds it: Arrow's safe cast refuses, Python rounds
+    path.write_text(
+        f'{{"case_id": "a", "metric": "m", "value": {big}}}\n'
+        '{"case_id": "b", "metric": "m", "value": 1}\n',
+        encoding="utf-8",
+    )
+    assert scorefile._fast_scores(checked_utf8(path.read_bytes(), str(path)), False) is None
+    assert scorefile.load_score_file(path).scores["value"].tolist() == [float(big), 1.0]
+
+
 def test_jsonl_with_numbers_and_text_in_one_column_is_read_row_by_row(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     path.write_text(
