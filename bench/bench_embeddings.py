@@ -16,7 +16,6 @@ import json
 import random
 import time
 
-import evalkit  # noqa: F401  (offline environment defaults first)
 from evalkit.embeddings import EmbeddingCache, LocalEmbedder
 
 WORDS = [

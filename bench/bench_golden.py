@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import evalkit  # noqa: F401  (offline defaults)
 from evalkit.golden import load_golden_set
 
 

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from synthetic_runs import synthetic_comparison, synthetic_runs
 
-import evalkit  # noqa: F401  (offline defaults first)
 from evalkit.report import render_report
 
 

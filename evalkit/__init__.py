@@ -2,17 +2,16 @@
 
 Golden sets in JSONL, a system under test reached through LiteLLM, scorers, paired
 significance tests against a stored baseline, and a single-file HTML report.
+
+Importing evalkit changes nothing in the process (no environment variable, logging or
+warning setting): see :mod:`evalkit._offline` for what is set, and when.
 """
 
 from __future__ import annotations
 
-from evalkit._offline import apply_offline_defaults
-
-apply_offline_defaults()
-
 __version__ = "0.1.0"
 
-from evalkit.errors import (  # noqa: E402
+from evalkit.errors import (
     ConfigError,
     EvalkitError,
     GoldenSetError,

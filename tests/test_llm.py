@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from fakeserver import FakeOpenAIServer
 
-import evalkit  # noqa: F401  (offline defaults before litellm)
 from evalkit.cache import Cache
 from evalkit.llm import CallResult, ModelClient, ModelRequest
 
@@ -254,7 +253,7 @@ def test_chat_keeps_the_aiohttp_transport_and_text_calls_leak_no_session(
         f"""
         import asyncio, gc, sys
         import evalkit
-        from evalkit.llm import ModelClient, ModelRequest, close_litellm_clients
+        from evalkit.llm import ModelClient, ModelRequest, _import_litellm, close_litellm_clients
 
         def request(mode, i):
             text = f"question {{i}}"
@@ -265,7 +264,7 @@ def test_chat_keeps_the_aiohttp_transport_and_text_calls_leak_no_session(
                 api_base={openai_server.url!r}, prompt=text)
 
         async def main():
-            import litellm
+            litellm = _import_litellm()  # with evalkit's offline default, as a run does
             client = ModelClient(cache=None, concurrency=8)
             chat = await asyncio.gather(*(client.call(request("chat", i)) for i in range(20)))
             print("after chat:", litellm.disable_aiohttp_transport)

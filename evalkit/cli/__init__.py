@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import evalkit
+from evalkit._offline import apply_cli_defaults
 from evalkit.errors import EvalkitError, InfrastructureError, UserInputError
 
 VERBS = [
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
+    apply_cli_defaults()  # evalkit's own process: its dependencies kept off the network
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "verb", None):

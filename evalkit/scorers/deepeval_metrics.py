@@ -8,8 +8,8 @@ under its own bounded concurrency — never ``deepeval.evaluate()``, which rewri
 whole cache and test-run file after every case (quadratic time) — on a fresh metric
 object per case (deepeval metrics keep per-case state on ``self``). G-Eval's evaluation
 steps are generated once per scorer (so once per suite) and passed to every case's
-metric; deepeval alone would ask for them once per case. Telemetry is off through the
-environment that ``import evalkit`` sets (:mod:`evalkit._offline`).
+metric; deepeval alone would ask for them once per case. Telemetry is off: the scorer
+sets deepeval's opt-out before deepeval is first imported (:mod:`evalkit._offline`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evalkit._offline import prepare_import
 from evalkit.judges import JudgeModel
 from evalkit.scorers.base import (
     BaseScorer,
@@ -110,6 +111,7 @@ class DeepEvalScorer(BaseScorer):
         concurrency: int,
     ) -> None:
         super().__init__(name, MetricShape(kind="continuous"), needs=needs, concurrency=concurrency)
+        prepare_import("deepeval")  # telemetry off before deepeval's first import
         self.judge_model = judge
         self.judge = StructuredJudge(judge, client, tag="judge:deepeval")
 

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from evalkit._offline import prepare_import
 from evalkit.embeddings import BUNDLED_MODEL, Embedder, get_embedder
 from evalkit.judges import JudgeModel
 from evalkit.scorers.base import (
@@ -130,6 +131,7 @@ class RagasScorer(BaseScorer):
         self.judge = StructuredJudge(judge, client, tag="judge:ragas")
         self.embedder = embedder
         self.options = dict(options or {})
+        prepare_import("ragas")  # no usage tracking, set before ragas' first import
         self._llm_class = _ragas_llm_class()
         self._embeddings_class = _ragas_embeddings_class() if embedder is not None else None
 
