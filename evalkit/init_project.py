@@ -384,11 +384,11 @@ def _workflow_files(
         "DEPENDENCY_FILES": ", ".join(place.files(root)),
     }
     notes = []
-    if requirement.startswith("evalkit @ file:"):
+    if requirement.startswith("evalkit @ file:") or requirement == "evalkit":
+        where = requirement.split("@", 1)[1].strip() if "@" in requirement else "a package index"
         notes.append(
-            f"CI cannot reach {requirement.split('@', 1)[1].strip()}: give evalkit a URL "
-            f"CI can reach (a git URL or a wheel's URL) in {place.describe()} and in the "
-            "workflow's EVALKIT_REQUIREMENT (evalkit init --requirement does both)"
+            f"CI cannot get evalkit from {where}: give a URL CI can reach (a git URL or a "
+            f"wheel's URL) in {place.describe()} and in the workflow's EVALKIT_REQUIREMENT"
         )
     if ci == "github":
         return {
