@@ -240,3 +240,24 @@ def test_a_requirement_that_is_not_evalkit_is_a_usage_error(
     assert main(["init", "--requirement", "requests>=2", "--dir", str(tmp_path)]) == 2
     assert "does not name evalkit" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_nightly_workflow_in_the_docs_installs_evalkit_like_the_gate(tmp_path: Path) -> None:
+    import evalkit
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    scaffold(tmp_path, requirement=GIT)
+    gate = _workflow(tmp_path)["jobs"]["gate"]["steps"]
+    docs = Path(evalkit.__file__).resolve().parent.parent / "docs" / "nightly.md"
+    block = docs.read_text().split("```yaml\nname: nightly-evals\n", 1)[1].split("```", 1)[0]
+    nightly = yaml.safe_load("name: nightly-evals\n" + block)["jobs"]["nightly"]["steps"]
+
+    def setup(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The steps up to the project's install, the call cache left out."""
+        end = next(i for i, s in enumerate(steps) if s.get("name", "").startswith("Install"))
+        return [s for s in steps[:end] if s.get("with", {}).get("path") != ".evalkit/cache"]
+
+    assert setup(nightly) == setup(gate)
+    install = next(s for s in nightly if s.get("name", "").startswith("Install"))
+    assert install["run"] == _install_step(tmp_path) + " s3fs"
+    assert install["env"] == {"PIP_ONLY_BINARY": "llama-cpp-python"}
