@@ -39,6 +39,13 @@ REQUIREMENT_FILES = (
     "test-requirements.txt",
     "requirements/test.txt",
 )
+# Where init puts the golden set and prompt, and reports go. Neither name may look like a
+# Python package to setuptools' flat-layout discovery (a top-level folder named like an
+# identifier): `pip install -e .` of a flat-layout project would then fail ("Multiple
+# top-level packages discovered") or ship the folder as a package. tests/ is excluded by
+# that discovery, and a hyphen is never part of a package name.
+GOLDEN_DIR = "tests/golden_sets"
+REPORT_DIR = "evalkit-reports"
 # A requirement (or requirements-file line) that names evalkit: "evalkit", "evalkit @ URL",
 # "evalkit>=0.1", ".../evalkit-0.1.0-py3-none-any.whl", "git+URL#egg=evalkit".
 _NAMES_EVALKIT = re.compile(r"(?i)(?:^|[/#=\s])evalkit(?=$|[\s\[@=<>~!;,-])")
@@ -108,16 +115,16 @@ jobs:
       # (SUT unreachable, too many unscored cases).
       - name: evalkit gate
         run: >-
-          python -m pytest --evalkit-suite <<SUITE>> --evalkit-report reports/evalkit
-          --junitxml=reports/evalkit/junit.xml
+          python -m pytest --evalkit-suite <<SUITE>> --evalkit-report evalkit-reports
+          --junitxml=evalkit-reports/junit.xml
       - uses: actions/upload-artifact@v4
         if: always()
         with:
           name: evalkit-report
-          path: reports/evalkit
+          path: evalkit-reports
       - name: Job summary
         if: always()
-        run: cat reports/evalkit/<<SUITE>>/summary.md >> "$GITHUB_STEP_SUMMARY"
+        run: cat evalkit-reports/<<SUITE>>/summary.md >> "$GITHUB_STEP_SUMMARY"
 """
 
 GITLAB_WORKFLOW = """\
@@ -148,16 +155,16 @@ evalkit-gate:
     - PIP_ONLY_BINARY=llama-cpp-python <<INSTALL>>
     # The release gate: exit 1 on a regression, 3 when the suite could not be decided.
     - >-
-      python -m pytest --evalkit-suite <<SUITE>> --evalkit-report reports/evalkit
-      --junitxml=reports/evalkit/junit.xml
+      python -m pytest --evalkit-suite <<SUITE>> --evalkit-report evalkit-reports
+      --junitxml=evalkit-reports/junit.xml
   after_script:
-    - cat reports/evalkit/<<SUITE>>/summary.md
+    - cat evalkit-reports/<<SUITE>>/summary.md
   artifacts:
     when: always
     expose_as: evalkit report
-    paths: [reports/evalkit/]
+    paths: [evalkit-reports/]
     reports:
-      junit: reports/evalkit/junit.xml
+      junit: evalkit-reports/junit.xml
 """
 
 
@@ -318,7 +325,7 @@ def _suite_toml(suite: str, model: str) -> str:
     return f"""
 [tool.evalkit.suites.{suite}]
 description = "Short factual answers (scaffolded by evalkit init)"
-golden = "golden_sets/{suite}.jsonl"
+golden = "{GOLDEN_DIR}/{suite}.jsonl"
 metrics = [
     {{ name = "exact", scorer = "exact_normalized", threshold = 1.0 }},
     {{ name = "f1", scorer = "token_f1", threshold = 0.5 }},
@@ -327,7 +334,7 @@ metrics = [
 [tool.evalkit.suites.{suite}.sut]
 model = "{model}"
 mode = "text"
-prompt = "golden_sets/prompts/{suite}.jinja"
+prompt = "{GOLDEN_DIR}/prompts/{suite}.jinja"
 params = {{ temperature = 0.0, max_tokens = 16, stop = ["\\n"] }}
 
 [tool.evalkit.suites.{suite}.gate]
@@ -353,7 +360,7 @@ def _pyproject_additions(document: dict[str, Any], suite: str, model: str) -> tu
     if evalkit_table is None:
         parts.append(
             '\n[tool.evalkit]\nstore = ".evalkit/runs"\ncache_dir = ".evalkit/cache"\n'
-            'report_dir = "reports"\n'
+            f'report_dir = "{REPORT_DIR}"\n'
         )
     if suite in (evalkit_table or {}).get("suites", {}):
         notes.append(f"suite {suite!r} is already in [tool.evalkit]; kept as it is")
@@ -476,8 +483,8 @@ def scaffold(
         for i, q, a, t in EXAMPLE_CASES
     )
     files = {
-        root / "golden_sets" / f"{suite}.jsonl": golden,
-        root / "golden_sets" / "prompts" / f"{suite}.jinja": PROMPT + "\n",
+        root / GOLDEN_DIR / f"{suite}.jsonl": golden,
+        root / GOLDEN_DIR / "prompts" / f"{suite}.jinja": PROMPT + "\n",
         **workflows,
     }
     for path, content in files.items():

@@ -211,10 +211,8 @@ def test_github_workflow_installs_the_project_and_passes_the_gate_step_by_step(
     assert "tests/test_shop.py ." in steps[-2].output  # the project's own test ran too
     assert "compiling llama-cpp-python" not in steps[0].output + steps[1].output
     summary = (tmp_path / "runner" / "summary.md").read_text()
-    assert (
-        summary and summary == (project / "reports" / "evalkit" / "qa" / "summary.md").read_text()
-    )
-    assert (project / "reports" / "evalkit" / "junit.xml").is_file()
+    assert summary and summary == (project / "evalkit-reports" / "qa" / "summary.md").read_text()
+    assert (project / "evalkit-reports" / "junit.xml").is_file()
 
     exported = dict(
         line.split("=", 1) for line in (tmp_path / "runner" / "env").read_text().splitlines()
@@ -238,11 +236,11 @@ def test_gitlab_job_fails_the_gate_on_a_regressed_merge_request_and_still_shows_
     pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
     job = pipeline["evalkit-gate"]
     assert job["variables"]["EVALKIT_REQUIREMENT"] == requirement
-    assert job["artifacts"]["reports"]["junit"] == "reports/evalkit/junit.xml"
+    assert job["artifacts"]["reports"]["junit"] == "evalkit-reports/junit.xml"
 
     # The merge request changes the prompt (so the call cache misses) and the model now
     # gets two answers wrong, the critical one among them.
-    prompt = project / "golden_sets" / "prompts" / "qa.jinja"
+    prompt = project / "tests" / "golden_sets" / "prompts" / "qa.jinja"
     prompt.write_text(prompt.read_text().replace("in a few words", "briefly"))
     openai_server.configure(rules=server_rules(wrong=["capital of France?", "Who wrote Hamlet?"]))
 
@@ -253,9 +251,9 @@ def test_gitlab_job_fails_the_gate_on_a_regressed_merge_request_and_still_shows_
 
     assert script.status == 1, script.output[-4000:]
     assert after.status == 0, after.output
-    markdown = (project / "reports" / "evalkit" / "qa" / "summary.md").read_text()
+    markdown = (project / "evalkit-reports" / "qa" / "summary.md").read_text()
     assert markdown.strip() and markdown.strip() in after.output
-    assert (project / "reports" / "evalkit" / "junit.xml").is_file()
+    assert (project / "evalkit-reports" / "junit.xml").is_file()
     assert "compiling llama-cpp-python" not in script.output  # the cached wheel was found
     version = seeded.name.split("-")[1]
     assert version in _llama_would_come_from(env, project, str(seeded.parent))

@@ -43,8 +43,8 @@ def test_init_appends_to_an_existing_pyproject_and_keeps_its_content(tmp_path: P
 
 
 def test_existing_files_are_kept_unless_confirmed_or_forced(tmp_path: Path) -> None:
-    golden = tmp_path / "golden_sets" / "qa.jsonl"
-    golden.parent.mkdir()
+    golden = tmp_path / "tests" / "golden_sets" / "qa.jsonl"
+    golden.parent.mkdir(parents=True)
     golden.write_text('{"id": "mine", "input": "my case"}\n')
     scaffold(tmp_path)
     assert "mine" in golden.read_text()
@@ -213,7 +213,7 @@ def test_init_writes_a_gitlab_job_and_keeps_an_existing_pipeline(
     job = yaml.safe_load((first / ".gitlab-ci.yml").read_text())["evalkit-gate"]
     assert job["variables"]["EVALKIT_REQUIREMENT"] == GIT
     assert any("--evalkit-suite qa" in line for line in job["script"])
-    assert job["artifacts"]["reports"]["junit"] == "reports/evalkit/junit.xml"
+    assert job["artifacts"]["reports"]["junit"] == "evalkit-reports/junit.xml"
     assert not (first / ".github").exists()
 
     second = tmp_path / "b"
@@ -261,3 +261,19 @@ def test_the_nightly_workflow_in_the_docs_installs_evalkit_like_the_gate(tmp_pat
     install = next(s for s in nightly if s.get("name", "").startswith("Install"))
     assert install["run"] == _install_step(tmp_path) + " s3fs"
     assert install["env"] == {"PIP_ONLY_BINARY": "llama-cpp-python"}
+
+
+def test_init_keeps_a_flat_layout_project_installable(tmp_path: Path) -> None:
+    from setuptools.discovery import FlatLayoutModuleFinder, FlatLayoutPackageFinder
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\nversion = "1"\n')
+    (tmp_path / "shop.py").write_text("")
+    scaffold(tmp_path, requirement=GIT)
+    # What the gate and the store then write beside them.
+    (tmp_path / "evalkit-reports" / "qa").mkdir(parents=True)
+    (tmp_path / ".evalkit" / "runs").mkdir(parents=True)
+    # setuptools' automatic discovery still finds the one module and no package: with
+    # init's folders taken for packages, `pip install -e .` stops ("Multiple top-level
+    # packages discovered in a flat-layout").
+    assert FlatLayoutPackageFinder.find(str(tmp_path)) == []
+    assert FlatLayoutModuleFinder.find(str(tmp_path)) == ["shop"]

@@ -87,7 +87,7 @@ def test_installed_wheel_runs_init_the_gate_report_and_nightly(
         user_env,
     )
     assert pin.returncode == 0, pin.stdout[-3000:] + pin.stderr[-3000:]
-    assert (project / "golden_sets" / "qa.baseline.jsonl").is_file()
+    assert (project / "tests" / "golden_sets" / "qa.baseline.jsonl").is_file()
     gate = run(
         ["python", "-m", "pytest", "--evalkit-suite", "qa", "--evalkit-report", "reports/gate"],
         project,
