@@ -177,13 +177,14 @@ def _recorded_requirement(project: Path, evalkit_wheel: Path) -> str:
 
 
 def _llama_would_come_from(env: dict[str, str], project: Path, find_links: str) -> str:
-    """Returns what pip would install for llama-cpp-python on a runner that lacks it."""
+    """Returns what the install step's pip would take for llama-cpp-python on a runner
+    that does not have it yet (the test environment has it, so this is a dry run)."""
+    step_env = {**env, "PIP_FIND_LINKS": find_links, "PIP_ONLY_BINARY": "llama-cpp-python"}
     result = run(
         ["python", "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
-         "--only-binary", "llama-cpp-python", "--find-links", find_links,
-         "llama-cpp-python==0.3.36"],
+         f"llama-cpp-python=={llama_wheel.VERSION}"],
         project,
-        env,
+        step_env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout
