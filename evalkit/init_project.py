@@ -387,8 +387,8 @@ def _workflow_files(
         "PLACE": place.describe(),
         "INSTALL": place.install_command(root),
         "CACHE_DIR": cache_dir,
-        # setup-python's pip cache is keyed on these files
-        "DEPENDENCY_FILES": ", ".join(place.files(root)),
+        # setup-python's pip cache is keyed on these files (one a line)
+        "DEPENDENCY_FILES": "|" + "".join(f"\n            {name}" for name in place.files(root)),
     }
     notes = []
     if requirement.startswith("evalkit @ file:") or requirement == "evalkit":

@@ -178,7 +178,7 @@ def test_init_without_a_project_table_records_evalkit_in_a_requirements_file(
         "python -m pip install -r requirements.txt -r dev-requirements.txt"
     )
     assert _workflow(tmp_path)["jobs"]["gate"]["steps"][1]["with"]["cache-dependency-path"] == (
-        "requirements.txt, dev-requirements.txt"
+        "requirements.txt\ndev-requirements.txt\n"
     )
     scaffold(tmp_path, requirement="evalkit>=0.2")
     assert dev.read_text() == f"pytest  # tests\n{GIT}\n"  # never twice
