@@ -250,7 +250,9 @@ def _names_evalkit(requirement: str) -> bool:
 
 
 def _requirement_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    """Returns a requirements file's lines without comments (a URL's #fragment stays)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [re.split(r"(?:^|\s+)#", line, maxsplit=1)[0].strip() for line in lines]
 
 
 def find_dependency_place(

@@ -184,6 +184,18 @@ def test_init_without_a_project_table_records_evalkit_in_a_requirements_file(
     assert dev.read_text() == f"pytest  # tests\n{GIT}\n"  # never twice
 
 
+def test_evalkit_already_in_a_requirements_file_is_used_without_its_comment(
+    tmp_path: Path,
+) -> None:
+    dev = tmp_path / "requirements-dev.txt"
+    dev.write_text(f"# tools\n-e {GIT.split(' @ ')[1]}#egg=evalkit  # ours\n")
+    actions = scaffold(tmp_path)
+    assert dev.read_text() == f"# tools\n-e {GIT.split(' @ ')[1]}#egg=evalkit  # ours\n"
+    assert any(a.action == "kept" and a.path == dev for a in actions)
+    expected = f"{GIT.split(' @ ')[1]}#egg=evalkit"
+    assert _workflow(tmp_path)["env"]["EVALKIT_REQUIREMENT"] == expected
+
+
 def test_init_in_an_empty_folder_creates_requirements_dev_txt(tmp_path: Path) -> None:
     scaffold(tmp_path, requirement=GIT, ci="none")
     assert (tmp_path / "requirements-dev.txt").read_text().splitlines()[-1] == GIT
