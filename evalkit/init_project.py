@@ -101,7 +101,9 @@ jobs:
           path: ${{ steps.llama.outputs.dir }}
           key: ${{ runner.os }}-${{ runner.arch }}-${{ steps.llama.outputs.key }}
       - name: Build llama-cpp-python portably (only when the cache missed, ~15 min)
-        run: echo "PIP_FIND_LINKS=$(dirname "$(python -m evalkit.llama_wheel)")" >> "$GITHUB_ENV"
+        run: |
+          wheel="$(python -m evalkit.llama_wheel)"
+          echo "PIP_FIND_LINKS=$(dirname "$wheel")" >> "$GITHUB_ENV"
       - name: Install the project with evalkit
         env:
           PIP_ONLY_BINARY: llama-cpp-python  # the wheel above, never a native build
@@ -151,7 +153,8 @@ evalkit-gate:
     - python -m pip install --upgrade pip
     - python -m pip install --no-deps "$EVALKIT_REQUIREMENT"
     # Builds llama-cpp-python portably once (~15 min); later jobs find it in the cache.
-    - export PIP_FIND_LINKS="$(dirname "$(python -m evalkit.llama_wheel)")"
+    - wheel="$(python -m evalkit.llama_wheel)"
+    - export PIP_FIND_LINKS="$(dirname "$wheel")"
     - PIP_ONLY_BINARY=llama-cpp-python <<INSTALL>>
     # The release gate: exit 1 on a regression, 3 when the suite could not be decided.
     - >-
