@@ -14,8 +14,9 @@ What the test substitutes, and nothing else:
   a .pth file (tests/installed.py);
 * the caches the ``uses: actions/cache`` steps (GitHub) or ``cache:`` (GitLab) would
   restore: evalkit's portable llama-cpp-python wheel, copied from this machine's
-  ``$XDG_CACHE_HOME/evalkit/wheels/<config hash>/`` (scripts/bootstrap builds it there) into
-  the runner's cache folder, so the build step takes the cached path;
+  ``$XDG_CACHE_HOME/evalkit/wheels/<config hash>/`` (``python evalkit/llama_wheel.py``
+  builds it there) into the runner's cache folder, so the build step takes the cached
+  path;
 * OPENAI_API_BASE and OPENAI_API_KEY (a project's CI secrets): the fake OpenAI server.
 
 The workflow's own variables (EVALKIT_REQUIREMENT: the evalkit wheel's file URL that init
@@ -56,7 +57,7 @@ def _seed_llama_cache(cache_home: Path) -> Path:
     if not built:
         pytest.fail(
             f"no portable llama-cpp-python wheel in {llama_wheel.wheel_dir()}: build it once "
-            "with `python evalkit/llama_wheel.py` (~15 min; scripts/bootstrap does)"
+            "with `python evalkit/llama_wheel.py` (~15 min, once per machine)"
         )
     target = cache_home / "evalkit" / "wheels" / llama_wheel.wheel_dir().name
     target.mkdir(parents=True)
