@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +56,39 @@ def browser() -> Iterator[Any]:
     require_chromium()
     with chromium() as driver:
         yield driver
+
+
+# ---------------------------------------------------------------- evalkit installed from its wheel
+
+
+@pytest.fixture(scope="session")
+def evalkit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """evalkit's wheel, built from this tree once per session."""
+    from installed import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def shared_deps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Links to the test environment's packages (evalkit left out), for new venvs."""
+    from installed import shared_dependencies
+
+    return shared_dependencies(tmp_path_factory.mktemp("deps") / "site")
+
+
+@pytest.fixture(scope="session")
+def installed_bin(
+    tmp_path_factory: pytest.TempPathFactory, evalkit_wheel: Path, shared_deps: Path
+) -> Path:
+    """bin/ of a fresh venv with evalkit installed from the wheel (not editable)."""
+    from installed import clean_env, make_venv, run
+
+    bin_dir = make_venv(tmp_path_factory.mktemp("venv") / "env", shared_deps)
+    result = run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", str(evalkit_wheel)],
+        cwd=evalkit_wheel.parent,
+        env=clean_env(bin_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    return bin_dir
