@@ -1,6 +1,6 @@
 """Tokens per second of the embedded Gemma 3 270M for each llama.cpp CPU variant.
 
-The portable build (scripts/build_llama_wheel.py) ships several CPU backends and lets
+The portable build (evalkit/llama_wheel.py) ships several CPU backends and lets
 llama.cpp pick the best one for the running CPU ("auto"). This compares that choice with
 each variant forced, among them ``haswell`` (AVX2 + FMA + F16C: what a lowest-common-
 denominator portable build compiles) and ``x64`` (no SIMD beyond SSE2). Each variant runs

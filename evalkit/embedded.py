@@ -8,7 +8,7 @@ models and still die on its first completion, e.g. a llama.cpp built for another
 reuse that server for the rest of the process. If it dies later, :func:`death_report` says
 how (exit status or signal, log tail, log path) so a run stops at once instead of retrying.
 
-llama-cpp-python built with runtime CPU dispatch (``scripts/build_llama_wheel.py``) ships
+llama-cpp-python built with runtime CPU dispatch (:mod:`evalkit.llama_wheel`) ships
 one CPU backend per instruction set and registers none by itself; the server process loads
 the best one for the running CPU from the package's ``lib`` folder before the model loads
 (the chosen file is named in the server log).
@@ -259,7 +259,7 @@ class EmbeddedServer:
         self.stop()
         hint = (
             " A crash on the first completion usually means llama.cpp was compiled for "
-            "another CPU: rebuild it portably with `python scripts/build_llama_wheel.py` "
+            "another CPU: rebuild it portably with `python -m evalkit.llama_wheel` "
             "(see README)."
             if died
             else ""

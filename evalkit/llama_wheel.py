@@ -17,7 +17,7 @@ silently:
 * llama-cpp-python installs only a target named ``ggml-cpu``; the variant libraries are
   installed beside ``libllama.so`` (evalkit loads them from there when the server starts).
 
-The configuration (version, CMake flags, variants, this file) is hashed; the wheel's
+The configuration (version, CMake flags, variants, patch revision) is hashed; the wheel's
 version carries it as a local label (``0.3.36+portable.<hash>``), and it is kept in
 ``$XDG_CACHE_HOME/evalkit/wheels/<hash>/``. A wheel built with another configuration is
 never reused: it has another hash, so another folder and another version.
@@ -43,6 +43,9 @@ import tempfile
 from pathlib import Path
 
 VERSION = "0.3.36"
+#: Bump when :func:`patch_source` changes what it does to the sources (an edit elsewhere in
+#: this file must not make every machine and CI cache rebuild llama.cpp).
+PATCH_REVISION = 1
 VARIANTS = ("x64", "haswell", "skylakex", "icelake", "alderlake")
 CMAKE_ARGS = (
     "-DGGML_NATIVE=OFF",
@@ -58,7 +61,7 @@ CMAKE_ARGS = (
 def config_hash() -> str:
     """Returns a short hash of everything that decides what the wheel contains."""
     digest = hashlib.sha256()
-    for part in (VERSION, *CMAKE_ARGS, *VARIANTS, Path(__file__).read_text()):
+    for part in (VERSION, str(PATCH_REVISION), *CMAKE_ARGS, *VARIANTS):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:12]
 
@@ -72,7 +75,7 @@ def wheel_dir() -> Path:
 def _replace_once(text: str, pattern: str, replacement: str, where: str) -> str:
     new, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
     if count == 0:
-        raise SystemExit(f"build_llama_wheel: {where}: pattern {pattern!r} not found")
+        raise SystemExit(f"llama_wheel: {where}: pattern {pattern!r} not found")
     return new
 
 
@@ -95,11 +98,11 @@ def patch_source(src: Path) -> None:
         re.DOTALL,
     )
     if x86 is None:
-        raise SystemExit(f"build_llama_wheel: {ggml}: x86 variant block not found")
+        raise SystemExit(f"llama_wheel: {ggml}: x86 variant block not found")
     variant_line = r"^(\s*)ggml_add_cpu_backend_variant\((\w+)[^)]*\)\n"
     block = re.sub(variant_line, keep_or_drop, x86.group(1), flags=re.M)
     if kept != len(VARIANTS):
-        raise SystemExit(f"build_llama_wheel: {ggml}: kept {kept} of {len(VARIANTS)} variants")
+        raise SystemExit(f"llama_wheel: {ggml}: kept {kept} of {len(VARIANTS)} variants")
     ggml.write_text(text[: x86.start(1)] + block + text[x86.end(1) :])
 
     top = src / "CMakeLists.txt"
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         print(found[-1])
         return 0
     print(
-        f"build_llama_wheel: compiling llama-cpp-python {VERSION} portably "
+        f"llama_wheel: compiling llama-cpp-python {VERSION} portably "
         f"({len(VARIANTS)} CPU variants; ~15 min on 2 cores, once per machine)",
         file=sys.stderr,
     )

@@ -96,7 +96,7 @@ def test_a_server_that_dies_on_its_first_completion_fails_start_up_clearly(
     assert "signal SIGSEGV" in message  # how it died
     assert str(tmp_path / "logs") in message  # where its log is
     assert "first completion: crashing now" in message  # the log's last lines
-    assert "build_llama_wheel" in message  # what to do about it
+    assert "evalkit.llama_wheel" in message  # what to do about it
     assert elapsed < 15, elapsed
     assert server.process is None
 
