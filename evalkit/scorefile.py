@@ -221,6 +221,7 @@ def load_score_file(path: str | Path, *, suite: str = "scores") -> Run:
         columns["error"].append(None if value is not None else error or "no value in score file")
         columns["rationale"].append(_text(row.get("rationale")))
         columns["raw"].append(None)
+        columns["soft_score"].append(None)
     if not problems and not columns["case_id"]:
         problems.append(Problem(name, None, f"no score rows found; {_HINT}"))
     if problems:
