@@ -1,0 +1,319 @@
+"""Probability verdicts and fitted calibration, end to end through a real HTTP server.
+
+A simulated judge runs on the fake OpenAI-compatible server, which returns token
+log-probabilities: its sampled verdicts are biased (it says "fail" unless P(pass) > 0.5,
+and its P(pass) is low for every answer), but P(pass) carries the signal. Fitted on
+people's labels, the mapping recovers agreement to within 0.10 kappa of the best any
+threshold on P(pass) achieves on the same items, measured out of fold. A judge whose
+probabilities carry no signal stays uncalibrated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fakeserver import FakeOpenAIServer
+from sklearn.metrics import cohen_kappa_score
+
+from evalkit.calibration import (
+    CalibrationRecord,
+    ScoreMapping,
+    calibrated_fingerprint,
+    cross_fitted_verdicts,
+    fit_mapping,
+    judge_gate_status,
+    load_record,
+)
+from evalkit.cli import main
+from evalkit.judges import load_judge, verdict_soft_score
+from evalkit.llm import TokenLogprob
+from evalkit.scorers.base import ScoreInput, ScorerContext, create_scorer
+
+#: Out of fold, the fitted judge's kappa is at least the best in-sample kappa of any
+#: threshold minus this (200 items; over 200 simulated sets the gap's 99th percentile
+#: was 0.08 and its maximum 0.10).
+TOLERANCE = 0.10
+N_ITEMS = 200
+
+JUDGE = """\
+model = "fake-judge"
+mode = "{mode}"
+api_base = "{url}"
+structured = "none"
+params = {{ temperature = 0.0, max_tokens = 16 }}
+max_retries = 0
+rubric = "Grade the answer. Reply with JSON."
+template = \"\"\"Question: {{{{ input }}}}
+Reference: {{{{ expected }}}}
+Answer: {{{{ output }}}}\"\"\"
+"""
+
+
+def _tokens(p_pass: float) -> list[list[Any]]:
+    """The reply's tokens: the sampled verdict is the likelier one, with both alternatives."""
+    verdict = "pass" if p_pass > 0.5 else "fail"
+    top = {"pass": math.log(p_pass), "fail": math.log(1 - p_pass)}
+    return [['{"verdict": "', -0.01, {}], [verdict, top[verdict], top], ['"}', -0.01, {}]]
+
+
+def _simulate(seed: int, signal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Returns people's 0/1 labels and the judge's P(pass) per item."""
+    rng = np.random.default_rng(seed)
+    people = (rng.random(N_ITEMS) < 0.5).astype(float)
+    shift = 2.5 * people if signal else 0.0
+    logit = -3.0 + shift + rng.normal(0.0, 1.0, N_ITEMS)
+    return people, 1.0 / (1.0 + np.exp(-logit))
+
+
+def _project(
+    tmp_path: Path, server: FakeOpenAIServer, people: np.ndarray, p_pass: np.ndarray, mode: str
+) -> Path:
+    judges = tmp_path / "judges"
+    judges.mkdir()
+    (judges / "grader.toml").write_text(JUDGE.format(url=server.url, mode=mode))
+    lines = []
+    rules = []
+    for index, (label, probability) in enumerate(zip(people, p_pass, strict=True)):
+        marker = f"answer number {index:03d}."
+        rules.append({"match": marker, "tokens": _tokens(float(probability))})
+        lines.append(
+            {
+                "id": f"item-{index:03d}",
+                "input": f"question {index}",
+                "output": marker,
+                "expected": "the reference",
+                "labels": [{"rater": "person", "value": "pass" if label else "fail"}],
+                "metadata": {"group": f"question-{index // 2}"},
+            }
+        )
+    server.configure(rules=rules)
+    (judges / "grader.labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = tmp_path / "evalkit.toml"
+    config.write_text('judges_dir = "judges"\ncache_dir = ".evalkit/cache"\n')
+    return config
+
+
+def _calibrate(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
+    status = main(
+        ["--config", str(config), "calibrate", "grader", "--json", "--bootstrap", "200", *extra]
+    )
+    assert status == 0
+    payload: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    return payload
+
+
+def _best_kappa(people: np.ndarray, scores: np.ndarray) -> float:
+    """The best kappa any threshold on the scores reaches on these very items."""
+    unique = np.unique(scores)
+    cuts = np.concatenate([[unique[0] - 1], (unique[:-1] + unique[1:]) / 2, [unique[-1] + 1]])
+    return max(
+        float(cohen_kappa_score(people, (scores >= cut).astype(float)))
+        if 0 < (scores >= cut).mean() < 1
+        else 0.0
+        for cut in cuts
+    )
+
+
+@pytest.mark.parametrize("mode", ["text", "chat"])
+def test_fitted_calibration_recovers_a_biased_judge_whose_probabilities_carry_signal(
+    tmp_path: Path,
+    openai_server: FakeOpenAIServer,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    people, p_pass = _simulate(seed=7, signal=True)
+    config = _project(tmp_path, openai_server, people, p_pass, mode)
+    payload = _calibrate(config, capsys)
+
+    raw_kappa = payload["raw_figures"]["kappa"]["value"]
+    fitted_kappa = payload["figures"]["kappa"]["value"]
+    best = _best_kappa(people, p_pass)
+    assert raw_kappa == pytest.approx(
+        cohen_kappa_score(people, (p_pass > 0.5).astype(float)), abs=1e-9
+    )
+    assert raw_kappa < 0.45  # the sampled verdicts are biased towards "fail"
+    assert fitted_kappa >= best - TOLERANCE
+    assert payload["fit"]["n_soft"] == N_ITEMS and payload["fit"]["grouped"] is True
+    assert payload["mapping"]["method"] == "threshold"
+    assert payload["mapping"]["threshold"] < 0.5  # the fitted cut undoes the bias
+    assert payload["gate"]["status"] == "calibrated"
+    # The gate reads the out-of-fold figure, not the optimistic in-sample one.
+    assert payload["fit"]["in_sample_kappa"] >= fitted_kappa - 1e-9
+
+    record = load_record(tmp_path / "judges" / "grader.calibration.json")
+    assert record is not None and record.mapping is not None
+    judge = load_judge("grader", tmp_path / "judges")
+    assert record.judge_fingerprint == judge.fingerprint()
+    assert record.fingerprint == calibrated_fingerprint(judge.fingerprint(), record.mapping)
+    assert record.fingerprint != judge.fingerprint()
+    # Items keep the score, the judge's own verdict and the out-of-fold verdict.
+    first = record.items[0]
+    assert first.score == pytest.approx(p_pass[0], abs=1e-6)
+    assert first.raw == ("pass" if p_pass[0] > 0.5 else "fail")
+    judged, labels = record.calibration_arrays()  # what corrected rates use: out of fold
+    assert cohen_kappa_score(labels, judged) == pytest.approx(fitted_kappa)
+
+
+def test_scoring_applies_the_fitted_mapping_and_stores_the_probability(
+    tmp_path: Path, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people, p_pass = _simulate(seed=7, signal=True)
+    config = _project(tmp_path, openai_server, people, p_pass, "text")
+    _calibrate(config, capsys)
+    record = load_record(tmp_path / "judges" / "grader.calibration.json")
+    assert record is not None and record.mapping is not None
+    threshold = record.mapping.threshold
+    # An item whose sampled verdict is "fail" but whose P(pass) clears the fitted cut.
+    index = next(i for i, p in enumerate(p_pass) if threshold < p < 0.5)
+
+    from evalkit.config import load_config
+    from evalkit.llm import ModelClient
+
+    project = load_config(str(config))
+
+    async def score(calibrated: bool) -> tuple[Any, str | None]:
+        client = ModelClient(cache=None)
+        context = ScorerContext(client=client, project=project)
+        params = {"name": "grader", "calibrated": calibrated}
+        scorer = create_scorer("judge", params, context, metric="correct")
+        item = ScoreInput(
+            case_id="c1",
+            sample=0,
+            input="question",
+            output=f"answer number {index:03d}.",
+            expected="the reference",
+        )
+        (result,) = await scorer.score([item])
+        return result, scorer.fingerprint()
+
+    fitted, fitted_fingerprint = asyncio.run(score(True))
+    own, own_fingerprint = asyncio.run(score(False))
+    assert fitted.value == 1.0 and own.value == 0.0
+    assert fitted.soft_score == pytest.approx(p_pass[index], abs=1e-6)
+    assert own.soft_score == pytest.approx(p_pass[index], abs=1e-6)
+    assert "fitted P(pass) >=" in (fitted.rationale or "")
+    assert fitted_fingerprint == record.fingerprint
+    assert own_fingerprint == record.judge_fingerprint
+    status = judge_gate_status(fitted_fingerprint or "", record)
+    assert status.status == "calibrated"
+    # Scoring without the mapping is a different judge for the gate: the record is stale.
+    assert judge_gate_status(own_fingerprint or "", record).status == "stale"
+
+
+def test_a_judge_without_signal_stays_uncalibrated(
+    tmp_path: Path, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people, p_pass = _simulate(seed=7, signal=False)
+    config = _project(tmp_path, openai_server, people, p_pass, "text")
+    payload = _calibrate(config, capsys)
+    assert payload["mapping"] is not None
+    assert payload["figures"]["kappa"]["value"] < 0.25
+    assert payload["gate"]["status"] == "uncalibrated"
+
+
+def test_a_judge_without_log_probabilities_keeps_its_sampled_verdicts(
+    tmp_path: Path, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people, p_pass = _simulate(seed=3, signal=True)
+    config = _project(tmp_path, openai_server, people, p_pass, "text")
+    toml = tmp_path / "judges" / "grader.toml"
+    toml.write_text(toml.read_text() + 'probabilities = "off"\n')
+    payload = _calibrate(config, capsys)
+    assert payload["mapping"] is None and payload["raw_figures"] == {}
+    assert payload["figures"]["kappa"]["value"] == pytest.approx(
+        cohen_kappa_score(people, (p_pass > 0.5).astype(float))
+    )
+
+
+def test_the_fingerprint_changes_with_the_mapping() -> None:
+    base = "sha256:0123456789abcdef"
+    one = ScoreMapping(method="threshold", threshold=0.3, score="P(pass)")
+    two = ScoreMapping(method="threshold", threshold=0.4, score="P(pass)")
+    assert calibrated_fingerprint(base, None) == base
+    fingerprints = {base, calibrated_fingerprint(base, one), calibrated_fingerprint(base, two)}
+    assert len(fingerprints) == 3
+    assert calibrated_fingerprint(base, one) == calibrated_fingerprint(base, one.model_copy())
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def _lp(token: str, logprob: float, **top: float) -> TokenLogprob:
+    return TokenLogprob(token, logprob, tuple(top.items()))
+
+
+def _judge(scale: str = "pass/fail") -> Any:
+    from evalkit.judges import JudgeDefinition
+
+    return JudgeDefinition(name="j", rubric="r", template="t", scale=scale)
+
+
+def test_p_pass_is_read_at_the_verdict_position_over_label_prefixes() -> None:
+    tokens = [
+        _lp('{"verdict": "', -0.1),
+        _lp("fa", math.log(0.5), fa=math.log(0.5), p=math.log(0.2), Pass=math.log(0.1)),
+        _lp('il"}', -0.1),
+    ]
+    # "p" and "Pass" both begin "pass"; "fa" begins "fail": P(pass) = 0.3 / 0.8.
+    assert verdict_soft_score('{"verdict": "fail"}', tokens, _judge()) == pytest.approx(0.375)
+    assert verdict_soft_score('{"verdict": "fail"}', None, _judge()) is None
+    # Tokens that do not spell the reply: no probability, the sampled verdict stands.
+    assert verdict_soft_score('{"verdict": "pass"}', tokens, _judge()) is None
+
+
+def test_an_ordinal_judge_gets_the_probability_weighted_score() -> None:
+    tokens = [
+        _lp('{"score": ', -0.1),
+        _lp("4", math.log(0.6), **{"4": math.log(0.6), "5": math.log(0.2), "2": math.log(0.2)}),
+        _lp("}", -0.1),
+    ]
+    soft = verdict_soft_score('{"score": 4}', tokens, _judge("1..5"))
+    assert soft == pytest.approx(0.6 * 4 + 0.2 * 5 + 0.2 * 2)
+
+
+def test_fit_mapping_methods_agree_on_a_separable_set() -> None:
+    scores = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.35, 0.4, 0.45])
+    people = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
+    for method in ("threshold", "isotonic", "platt"):
+        mapping = fit_mapping(scores, people, method=method)  # type: ignore[arg-type]
+        assert mapping.verdicts(scores).tolist() == people.tolist(), method
+        assert 0.2 < mapping.threshold <= 0.3, method
+    with pytest.raises(ValueError, match="passed and items they failed"):
+        fit_mapping(scores, np.ones(8))
+
+
+def test_cross_fitting_keeps_a_group_in_one_fold() -> None:
+    rng = np.random.default_rng(0)
+    people = np.tile([0.0, 1.0], 50)
+    scores = people * 0.5 + rng.random(100)
+    groups = [f"g{i // 4}" for i in range(100)]
+    verdicts = cross_fitted_verdicts(scores, people, folds=5, seed=1, groups=groups)
+    assert set(np.unique(verdicts)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="at least 5 items of each label"):
+        cross_fitted_verdicts(scores[:6], people[:6], folds=5)
+
+
+def test_a_version_1_record_still_loads() -> None:
+    data = {
+        "schema_version": 1,
+        "judge": "old",
+        "fingerprint": "sha256:00000000000000aa",
+        "scale": "binary",
+        "categories": ["fail", "pass"],
+        "labels_path": "judges/old.labels.jsonl",
+        "labels_fingerprint": "sha256:00000000000000bb",
+        "created_at": "2026-11-23T14:27:44+00:00",
+        "evalkit_version": "0.1.0",
+        "n_items": 2,
+        "n": 2,
+        "figures": {"kappa": {"value": 0.7}},
+        "confusion": {"labels": ["fail", "pass"], "counts": [[1, 0], [0, 1]]},
+    }
+    record = CalibrationRecord.model_validate(data)
+    assert record.mapping is None and record.definition_fingerprint == data["fingerprint"]
