@@ -317,3 +317,71 @@ def test_a_version_1_record_still_loads() -> None:
     }
     record = CalibrationRecord.model_validate(data)
     assert record.mapping is None and record.definition_fingerprint == data["fingerprint"]
+
+
+# ---------------------------------------------------------------- shipped data
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_peoples_labels_are_what_the_conversion_script_makes_of_the_committed_source() -> None:
+    import subprocess
+    import sys
+
+    script = ROOT / "scripts" / "convert_openqa_labels.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "items 1489" in result.stdout and "duplicates_dropped 1" in result.stdout
+    assert (
+        (ROOT / "judges" / "sources" / "openqa-eval" / "LICENSE")
+        .read_text()
+        .startswith("MIT License")
+    )
+
+
+def test_labels_md_counts_match_the_peoples_labels() -> None:
+    from collections import Counter
+
+    from evalkit.calibration_labels import load_labels
+
+    labels = load_labels(ROOT / "judges" / "correctness.labels.jsonl")
+    consensus = Counter(item.consensus() for item in labels)
+    raters = Counter(len(item.labels) for item in labels)
+    disagree = sum(1 for item in labels if len({label.value for label in item.labels}) > 1)
+    doc = (ROOT / "judges" / "LABELS.md").read_text(encoding="utf-8")
+    for row in (
+        f"| total | {len(labels):,} (301 questions",
+        f"| consensus pass | {consensus['pass']:,} |",
+        f"| consensus fail | {consensus['fail']:,} |",
+        f"| labelled by 2 people | {raters[2]:,} ",
+        f"| labelled by 3 people | {raters[3]:,} |",
+        f"| items where the people disagree | {disagree:,} |",
+    ):
+        assert row in doc, row
+
+
+@pytest.mark.parametrize("name", ["correctness", "similarity"])
+def test_shipped_records_state_out_of_fold_agreement_on_peoples_labels(name: str) -> None:
+    from evalkit.calibration_labels import load_labels
+    from evalkit.scorers.judge import build_judge_scorer, fitted_mapping
+
+    judges = ROOT / "judges"
+    record = load_record(judges / f"{name}.calibration.json")
+    assert record is not None
+    judge = load_judge(name, judges)
+    labels = load_labels(judges / "correctness.labels.jsonl")
+    assert record.labels_path == "judges/correctness.labels.jsonl"
+    assert record.labels_fingerprint == labels.fingerprint
+    assert record.mapping is not None and record.fit is not None and record.fit.grouped
+    for figure in ("kappa", "sensitivity", "specificity"):
+        assert record.figures[figure].ci_low is not None, figure
+        assert record.raw_figures[figure].value is not None, figure
+    scorer = build_judge_scorer(judge, mapping=fitted_mapping(judge, judges))
+    assert scorer.fingerprint() == record.fingerprint
+    status = judge_gate_status(scorer, record)
+    kappa = record.figures["kappa"].value
+    assert status.status == ("calibrated" if kappa is not None and kappa >= 0.6 else "uncalibrated")
+    assert record.seconds_per_item is not None and record.seconds_per_item > 0
