@@ -898,7 +898,7 @@ class CalibrationRecord(BaseModel):
         default=None, description="when calibrated on a deterministic subset: n, of, seed, rule"
     )
     seconds_per_item: float | None = Field(
-        default=None, description="wall time of the judge calls per labelled item (no cache)"
+        default=None, description="wall time per labelled item the judge worked on (not cached)"
     )
     bootstrap: dict[str, float] = Field(default_factory=dict)
     totals: dict[str, float] = Field(default_factory=dict)

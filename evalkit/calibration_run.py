@@ -345,8 +345,8 @@ async def acalibrate(
     """Returns the calibration record of ``definition`` on ``labels`` (calls via ``client``).
 
     The judge scores with its own verdicts (no stored mapping applies while it is
-    calibrated). ``seconds_per_item`` is the wall time per item when no call came from
-    the cache (else None: a cached run times the cache).
+    calibrated). ``seconds_per_item`` is the wall time per item the judge worked on
+    (items answered from the call cache are not counted; None when all were).
     """
     from evalkit.scorers.judge import build_judge_scorer
 
@@ -368,10 +368,13 @@ async def acalibrate(
     judged = await _judge_items(scorer, labels)
     elapsed = time.perf_counter() - started
     totals = client.stats().get(f"judge:{definition.name}", {})
+    # Time per item the judge really worked on: cached judge calls take no time, so they
+    # are left out of the count; a fully cached run times nothing (None).
     if embedder is not None:
-        cached = embedder.embedded == embedded_before
+        worked = len(labels) if embedder.embedded > embedded_before else 0
     else:
-        cached = totals.get("cached", 0) > 0
+        calls = totals.get("calls", 0)
+        worked = round(len(labels) * (calls - totals.get("cached", 0)) / calls) if calls else 0
     return build_record(
         definition,
         labels,
@@ -383,7 +386,7 @@ async def acalibrate(
         alpha=alpha,
         totals=totals,
         subset=subset,
-        seconds_per_item=None if cached else elapsed / max(1, len(labels)),
+        seconds_per_item=elapsed / worked if worked else None,
     )
 
 
@@ -653,9 +656,13 @@ def calibration_report(
     """Returns, per judge of the run, the mapping the HTML report's calibration section shows.
 
     Keys per judge: ``status``, ``note`` (the gate's reason), ``fingerprint``, ``n``,
-    ``scale``, ``figures`` (name -> estimate/ci_low/ci_high), ``confusion`` (labels and
-    matrix, rows people), ``flip_rate``, ``reliability`` (:func:`reliability`) and
-    ``estimates`` (per metric: raw, corrected and PPI, see :func:`metric_estimates`).
+    ``scale``, ``figures`` (name -> estimate/ci_low/ci_high; out of fold when a mapping
+    was fitted), ``confusion`` (labels and matrix, rows people), ``flip_rate``,
+    ``reliability`` (:func:`reliability`), ``estimates`` (per metric: raw, corrected and
+    PPI, see :func:`metric_estimates`), and, for a fitted judge, ``mapping`` (method,
+    threshold, what the score is), ``fit`` (folds, grouping, in-sample kappa) and
+    ``raw_figures`` (the judge's own verdicts' agreement); ``labels_path``,
+    ``raters``, ``subset`` and ``seconds_per_item`` say what it was measured on.
     A judge metric without a record appears with its status and reason only.
     """
     statuses = judge_metric_statuses(
@@ -682,6 +689,17 @@ def calibration_report(
             figures={name: value for name, value in figures.items() if name != "flip_rate"},
             confusion={"labels": record.confusion.labels, "matrix": record.confusion.counts},
             reliability=reliability(record),
+            mapping=record.mapping.model_dump(mode="json") if record.mapping else None,
+            fit=record.fit.model_dump(mode="json") if record.fit else None,
+            raw_figures={
+                name: _interval(figure)
+                for name, figure in record.raw_figures.items()
+                if name != "flip_rate"
+            },
+            labels_path=record.labels_path,
+            raters=record.raters,
+            subset=record.subset,
+            seconds_per_item=record.seconds_per_item,
         )
         if "flip_rate" in record.figures:
             view["flip_rate"] = _interval(record.figures["flip_rate"])

@@ -385,3 +385,45 @@ def test_shipped_records_state_out_of_fold_agreement_on_peoples_labels(name: str
     kappa = record.figures["kappa"].value
     assert status.status == ("calibrated" if kappa is not None and kappa >= 0.6 else "uncalibrated")
     assert record.seconds_per_item is not None and record.seconds_per_item > 0
+
+
+def test_judges_ask_for_log_probabilities_where_the_server_returns_them() -> None:
+    from evalkit.judges import TOP_LOGPROBS, JudgeDefinition
+
+    def params(**fields: Any) -> dict[str, Any]:
+        definition = JudgeDefinition(name="j", rubric="r", template="t", **fields)
+        return definition.request_params()
+
+    assert params(model="embedded", mode="text")["logprobs"] == TOP_LOGPROBS
+    chat = params(model="openai/x", mode="chat", api_base="http://127.0.0.1:1/v1")
+    assert chat["logprobs"] is True and chat["top_logprobs"] == TOP_LOGPROBS
+    assert "logprobs" not in params(model="openai/gpt-4o-mini", mode="chat")
+    assert params(model="openai/gpt-4o-mini", mode="chat", probabilities="on")["logprobs"]
+    assert "logprobs" not in params(model="embedded", mode="text", probabilities="off")
+    # Judges that read probabilities keep the fingerprint they had before the option
+    # existed; turning it off makes another judge (a mapping fitted on P(pass) does not
+    # apply to 0/1 verdicts).
+    base = JudgeDefinition(name="j", rubric="r", template="t")
+    off = JudgeDefinition(name="j", rubric="r", template="t", probabilities="off")
+    assert base.fingerprint() != off.fingerprint()
+    assert base.fingerprint() == JudgeDefinition(name="k", rubric="r", template="t").fingerprint()
+
+
+@pytest.mark.gemma
+def test_the_correctness_judge_reads_p_pass_from_embedded_gemma() -> None:
+    from evalkit.config import ProjectConfig
+    from evalkit.llm import ModelClient
+
+    context = ScorerContext(
+        client=ModelClient(cache=None), project=ProjectConfig(source="x", root=str(ROOT))
+    )
+    scorer = create_scorer("judge", {"name": "correctness", "calibrated": False}, context)
+    batch = [
+        ScoreInput("a", 0, "What is the capital of Italy?", "Rome", "Rome"),
+        ScoreInput("b", 0, "How many days are in a week?", "Five days.", "7"),
+    ]
+    results = asyncio.run(scorer.score(batch))
+    for result in results:
+        assert result.value in (0.0, 1.0), result.error
+        assert result.soft_score is not None and 0.0 <= result.soft_score <= 1.0, result.raw
+        assert "P(pass)" in (result.rationale or "")
