@@ -427,3 +427,54 @@ def test_the_correctness_judge_reads_p_pass_from_embedded_gemma() -> None:
         assert result.value in (0.0, 1.0), result.error
         assert result.soft_score is not None and 0.0 <= result.soft_score <= 1.0, result.raw
         assert "P(pass)" in (result.rationale or "")
+
+
+def test_a_similarity_judge_goes_through_the_same_calibrate_record_gate_path(
+    tmp_path: Path, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fake server's embeddings are hashed bags of words: an answer sharing the
+    # reference's words is close to it. People pass the answers that repeat it.
+    openai_server.configure(embedding_dim=512)  # few hash collisions between words
+    judges = tmp_path / "judges"
+    judges.mkdir()
+    (judges / "near.toml").write_text(
+        'type = "similarity"\nmodel = "openai/fake-embed"\n'
+        f'api_base = "{openai_server.url}"\nthreshold = 0.99\n'
+    )
+    items = []
+    for index in range(40):
+        right = index % 2 == 0
+        reference = f"alpha{index} beta{index} gamma{index}"
+        output = f"alpha{index} beta{index} gamma{index} delta" if right else f"omega{index}"
+        items.append(
+            {
+                "id": f"n{index}",
+                "input": f"question {index}",
+                "output": output,
+                "expected": reference,
+                "labels": [{"rater": "person", "value": "pass" if right else "fail"}],
+            }
+        )
+    (judges / "near.labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in items))
+    config = tmp_path / "evalkit.toml"
+    config.write_text('judges_dir = "judges"\ncache_dir = ".evalkit/cache"\n')
+
+    status = main(["--config", str(config), "calibrate", "near", "--json", "--bootstrap", "200"])
+    assert status == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # Unfitted, the 0.99 cut fails every answer; the fitted cut separates them.
+    assert payload["raw_figures"]["kappa"]["value"] == pytest.approx(0.0)
+    assert payload["mapping"]["score"] == "cosine" and payload["mapping"]["threshold"] < 0.99
+    assert payload["figures"]["kappa"]["value"] == pytest.approx(1.0)
+    assert payload["gate"]["status"] == "uncalibrated"  # 40 items < judge_min_n 50
+
+    from evalkit.config import load_config
+
+    context = ScorerContext(project=load_config(str(config)))
+    scorer = create_scorer("judge", {"name": "near"}, context, metric="near")
+    (result,) = asyncio.run(
+        scorer.score([ScoreInput("c", 0, "q", "alpha0 beta0 gamma0 delta", "alpha0 beta0 gamma0")])
+    )
+    assert result.value == 1.0 and result.soft_score is not None and result.soft_score < 0.99
+    record = load_record(judges / "near.calibration.json")
+    assert record is not None and scorer.fingerprint() == record.fingerprint
