@@ -478,3 +478,39 @@ def test_a_similarity_judge_goes_through_the_same_calibrate_record_gate_path(
     assert result.value == 1.0 and result.soft_score is not None and result.soft_score < 0.99
     record = load_record(judges / "near.calibration.json")
     assert record is not None and scorer.fingerprint() == record.fingerprint
+
+
+def test_a_judges_soft_score_is_stored_with_the_score_row_and_old_runs_still_load(
+    tmp_path: Path,
+) -> None:
+    from evalkit.records import Output, Run, RunManifest, ScoreRow
+    from evalkit.store import RunStore
+
+    store = RunStore(tmp_path)
+    manifest = RunManifest(
+        run_id=store.new_run_id("qa"),
+        suite="qa",
+        status="complete",
+        golden_path="g.jsonl",
+        golden_fingerprint="sha256:g",
+        n_cases=2,
+        sut_fingerprint="sha256:s",
+        started_at="2026-01-01T00:00:00+00:00",
+        evalkit_version="0.1.0",
+    )
+    rows = [
+        ScoreRow("a", 0, "correct", 1.0, "binary", soft_score=0.31),
+        ScoreRow("b", 0, "correct", 0.0, "binary"),
+    ]
+    run = Run.from_rows(manifest, [Output("a", 0, "x"), Output("b", 0, "y")], rows)
+    location = Path(store.write_run(run))
+    loaded = store.load_run(manifest.run_id)
+    assert loaded.scores["soft_score"].tolist()[0] == pytest.approx(0.31)
+    assert math.isnan(loaded.scores["soft_score"].tolist()[1])
+    # A run stored before the column existed reads as before.
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(location / "scores.parquet")
+    pq.write_table(table.drop(["soft_score"]), location / "scores.parquet")
+    old = store.load_run(manifest.run_id)
+    assert "soft_score" not in old.scores and old.metric_means()["correct"] == (0.5, 2)
