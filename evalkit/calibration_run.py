@@ -239,10 +239,18 @@ def build_record(
         groups = [str(g) for g in group_of] if all(g is not None for g in group_of) else None
         n_soft = sum(1 for _, result in scored_pairs if result.soft)
         name = _score_name(definition, n_soft > 0)
-        mapping = fit_mapping(scores, people, method=fit, score=name)
-        out_of_fold = cross_fitted_verdicts(
-            scores, people, method=fit, folds=folds, seed=seed, groups=groups
-        )
+        try:
+            mapping = fit_mapping(scores, people, method=fit, score=name)
+            out_of_fold = cross_fitted_verdicts(
+                scores, people, method=fit, folds=folds, seed=seed, groups=groups
+            )
+        except ValueError as err:
+            from evalkit.errors import UserInputError
+
+            raise UserInputError(
+                f"cannot fit judge {definition.name!r} on {labels.path}: {err}; label more "
+                "items, use fewer --folds, or calibrate with --fit none"
+            ) from err
         fitted = {
             item.id: "pass" if verdict == 1 else "fail"
             for (item, _), verdict in zip(scored_pairs, out_of_fold, strict=True)

@@ -514,3 +514,20 @@ def test_a_judges_soft_score_is_stored_with_the_score_row_and_old_runs_still_loa
     pq.write_table(table.drop(["soft_score"]), location / "scores.parquet")
     old = store.load_run(manifest.run_id)
     assert "soft_score" not in old.scores and old.metric_means()["correct"] == (0.5, 2)
+
+
+def test_too_few_labelled_items_to_fit_is_a_usage_error(
+    tmp_path: Path, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people, p_pass = _simulate(seed=1, signal=True)
+    config = _project(tmp_path, openai_server, people, p_pass, "text")
+    labels = tmp_path / "judges" / "grader.labels.jsonl"
+    lines = labels.read_text().splitlines()
+    fails = [line for line in lines if '"fail"' in line][:3]
+    passes = [line for line in lines if '"pass"' in line][:20]
+    labels.write_text("\n".join(fails + passes) + "\n")
+    status = main(["--config", str(config), "calibrate", "grader", "--bootstrap", "200"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "cannot fit judge 'grader'" in err and "at least 5 items of each label" in err
+    assert "Traceback" not in err
