@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("judge", metavar="JUDGE", help="a judge name in judges/, or its .toml")
     parser.add_argument(
-        "--labels", metavar="PATH", help="the labelled set (default judges/JUDGE.labels.jsonl)"
+        "--labels",
+        metavar="PATH",
+        help="the labelled set (default: the judge's `labels` key, else judges/JUDGE.labels.jsonl)",
     )
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["auto", "threshold", "isotonic", "platt", "none"],
         default="auto",
         help="the fitted mapping from score to verdict: auto (a threshold for pass/fail "
-        "judges), threshold (maximises kappa), isotonic, platt, or none",
+        "judges with a soft score: P(pass) or a cosine), threshold (maximises kappa), "
+        "isotonic, platt, or none",
     )
     parser.add_argument(
         "--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold agreement (5)"
