@@ -188,6 +188,7 @@ def load_baseline(path: str | Path) -> Run:
                     rows["error"].append(errors.get(str(sample)) if value is None else None)
                     rows["rationale"].append(None)
                     rows["raw"].append(None)
+                    rows["soft_score"].append(None)
             output_errors = case.get("output_errors", {})
             for sample, text in enumerate(case.get("outputs", [])):
                 error = output_errors.get(str(sample))

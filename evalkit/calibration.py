@@ -13,6 +13,11 @@ Pure functions over arrays (0/1 for binary judges), plus the stored calibration 
   subset of the same run's outputs.
 * :func:`corrected_mean_ordinal` — an ordinal judge's scores mapped onto the people's
   scale by isotonic regression.
+* :func:`fit_mapping` / :func:`cross_fitted_verdicts` — the fitted mapping from a
+  pass/fail judge's score (P(pass) from log-probabilities, a cosine, or the sampled
+  verdict) to a verdict: a kappa-maximising threshold, isotonic regression or Platt
+  scaling (scikit-learn), and its verdicts out of fold (K-fold cross-fitting), so the
+  agreement a record states was measured on items the mapping was not fitted on.
 * :func:`judge_gate_status` — ``calibrated``, ``uncalibrated`` or ``stale``: whether a
   judge metric may gate a build (compare and the pytest plugin call this).
 
@@ -41,7 +46,9 @@ GateState = Literal["calibrated", "uncalibrated", "stale"]
 LabelValue = str | int
 FloatArray = NDArray[np.float64]
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
+FitMethod = Literal["threshold", "isotonic", "platt"]
+FIT_METHODS: tuple[FitMethod, ...] = ("threshold", "isotonic", "platt")
 
 #: Numeric codes of categorical labels: pass=1/fail=0; pairwise a=+1, tie=0, b=-1
 #: (so a positive mean bias of a pairwise judge is a preference for the first answer).
@@ -614,11 +621,212 @@ def corrected_mean_ordinal(
     )
 
 
+# ---------------------------------------------------------------- fitted mappings
+
+
+class ScoreMapping(BaseModel):
+    """A fitted mapping from a pass/fail judge's score to its verdict.
+
+    ``threshold``: pass when the score is at least ``threshold``. ``isotonic``: the
+    isotonic regression of people's label on the score (knots ``x``/``y``, clipped at the
+    ends) estimates P(people pass); ``platt``: the logistic ``1 / (1 + exp(-(coef * score
+    + intercept)))`` does. Both pass when that estimate is at least 0.5; being monotone,
+    they too amount to a threshold on the score, stored as ``threshold`` for reading.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    method: FitMethod
+    threshold: float
+    score: str = Field(description="what the score is: P(pass), cosine, sampled verdict")
+    x: list[float] = Field(default_factory=list)
+    y: list[float] = Field(default_factory=list)
+    coef: float | None = None
+    intercept: float | None = None
+
+    def probability(self, scores: ArrayLike) -> FloatArray | None:
+        """Returns the estimated P(people pass) per score (isotonic, Platt), else None."""
+        values = np.asarray(scores, dtype=np.float64)
+        if self.method == "isotonic":
+            return np.asarray(np.interp(values, self.x, self.y), dtype=np.float64)
+        if self.method == "platt":
+            assert self.coef is not None and self.intercept is not None
+            with np.errstate(over="ignore"):
+                return np.asarray(
+                    1.0 / (1.0 + np.exp(-(self.coef * values + self.intercept))), dtype=np.float64
+                )
+        return None
+
+    def verdicts(self, scores: ArrayLike) -> FloatArray:
+        """Returns the verdict (1 pass, 0 fail) of each score."""
+        values = np.asarray(scores, dtype=np.float64)
+        probability = self.probability(values)
+        if probability is None:
+            return (values >= self.threshold).astype(np.float64)
+        return (probability >= 0.5).astype(np.float64)
+
+    def verdict(self, score: float) -> float:
+        """Returns the verdict (1.0 pass, 0.0 fail) of one score."""
+        return float(self.verdicts(np.array([score]))[0])
+
+    def describe(self) -> str:
+        """Returns the mapping in a few words, e.g. ``P(pass) >= 0.27 (threshold)``."""
+        return f"{self.score} >= {self.threshold:.3g} ({self.method})"
+
+
+def calibrated_fingerprint(judge_fingerprint: str, mapping: ScoreMapping | None) -> str:
+    """Returns the fingerprint of a judge whose verdicts go through ``mapping``.
+
+    Without a mapping it is the judge's own fingerprint; with one, a hash of both, so a
+    new mapping makes the records and runs of the old one stale.
+    """
+    from evalkit.config import _hash
+
+    if mapping is None:
+        return judge_fingerprint
+    return _hash({"judge": judge_fingerprint, "mapping": mapping.model_dump(mode="json")})
+
+
+def _kappa_by_threshold(
+    scores: FloatArray, people: FloatArray, thresholds: FloatArray
+) -> FloatArray:
+    """Returns Cohen's kappa of the verdicts ``scores >= t`` for each threshold ``t``."""
+    verdict = scores[None, :] >= thresholds[:, None]
+    n = scores.size
+    positive = people == 1
+    tp = (verdict & positive).sum(axis=1)
+    tn = (~verdict & ~positive).sum(axis=1)
+    judged_pass = verdict.sum(axis=1)
+    observed = (tp + tn) / n
+    people_pass = positive.sum() / n
+    expected = (judged_pass / n) * people_pass + (1 - judged_pass / n) * (1 - people_pass)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (observed - expected) / (1 - expected)
+    return np.asarray(np.where(np.isfinite(kappa), kappa, 0.0), dtype=np.float64)
+
+
+def fit_mapping(
+    scores: ArrayLike, people: ArrayLike, *, method: FitMethod = "threshold", score: str = ""
+) -> ScoreMapping:
+    """Returns the mapping from judge scores to verdicts fitted to people's 0/1 labels.
+
+    ``threshold`` chooses the cut that maximises Cohen's kappa with people on the given
+    items (the figure the gate reads; among equally good cuts, the middle one).
+    ``isotonic`` fits scikit-learn's ``IsotonicRegression`` (increasing, clipped to
+    [0, 1]); ``platt`` a logistic regression of the label on the score
+    (Platt 1999). A judge without signal gets a mapping that agrees with people no
+    better than chance; the out-of-fold figures show it.
+
+    Raises:
+        ValueError: empty or mismatched arrays, labels other than 0/1, or one class only.
+    """
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    labels = _binary_array(people, "people")
+    if values.size != labels.size:
+        raise ValueError(f"scores has {values.size} items and people {labels.size}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("scores has missing values; leave unscored items out")
+    if labels.min() == labels.max():
+        raise ValueError("fitting a mapping needs items people passed and items they failed")
+    unique = np.unique(values)
+    cuts = np.concatenate([[unique[0] - 1.0], (unique[:-1] + unique[1:]) / 2, [unique[-1] + 1.0]])
+    if method == "threshold":
+        kappas = _kappa_by_threshold(values, labels, cuts)
+        best = np.flatnonzero(kappas >= kappas.max() - 1e-12)
+        return ScoreMapping(
+            method="threshold", threshold=float(cuts[best[len(best) // 2]]), score=score
+        )
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        model = IsotonicRegression(increasing=True, y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        model.fit(values, labels)
+        mapping = ScoreMapping(
+            method="isotonic",
+            threshold=0.0,
+            score=score,
+            x=[float(v) for v in model.X_thresholds_],
+            y=[float(v) for v in model.y_thresholds_],
+        )
+    elif method == "platt":
+        from sklearn.linear_model import LogisticRegression
+
+        logistic = LogisticRegression(C=1e6)
+        logistic.fit(values.reshape(-1, 1), labels.astype(int))
+        mapping = ScoreMapping(
+            method="platt",
+            threshold=0.0,
+            score=score,
+            coef=float(logistic.coef_[0][0]),
+            intercept=float(logistic.intercept_[0]),
+        )
+    else:
+        raise ValueError(f"unknown fit method {method!r}; use one of {list(FIT_METHODS)}")
+    passing = unique[mapping.verdicts(unique) == 1]
+    threshold = float(passing.min()) if passing.size else float(unique[-1] + 1.0)
+    return mapping.model_copy(update={"threshold": threshold})
+
+
+def cross_fitted_verdicts(
+    scores: ArrayLike,
+    people: ArrayLike,
+    *,
+    method: FitMethod = "threshold",
+    folds: int = 5,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
+) -> FloatArray:
+    """Returns each item's verdict from a mapping fitted on the other folds (0/1).
+
+    K-fold cross-fitting: the items are split into ``folds`` folds stratified by
+    people's label (scikit-learn ``StratifiedKFold``, or ``StratifiedGroupKFold`` when
+    ``groups`` keeps items of one question together), seeded; each fold's verdicts come
+    from :func:`fit_mapping` on the remaining folds. Agreement computed on these
+    verdicts is an out-of-fold estimate: it does not reward a mapping for fitting the
+    very items it is scored on.
+
+    Raises:
+        ValueError: fewer than 2 items of either class per fold, or bad arrays.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    labels = _binary_array(people, "people")
+    if values.size != labels.size:
+        raise ValueError(f"scores has {values.size} items and people {labels.size}")
+    smallest = int(min(labels.sum(), labels.size - labels.sum()))
+    if folds < 2 or smallest < folds:
+        raise ValueError(
+            f"{folds}-fold cross-fitting needs at least {max(folds, 2)} items of each label "
+            f"(the smaller class has {smallest})"
+        )
+    out = np.full(values.size, np.nan)
+    splitter: Any
+    if groups is not None:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits = splitter.split(values.reshape(-1, 1), labels, groups=list(groups))
+    else:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits = splitter.split(values.reshape(-1, 1), labels)
+    for train, test in splits:
+        train_labels = labels[train]
+        if train_labels.min() == train_labels.max():
+            raise ValueError("a training fold holds one label only; use fewer folds")
+        mapping = fit_mapping(values[train], train_labels, method=method)
+        out[test] = mapping.verdicts(values[test])
+    return out
+
+
 # ---------------------------------------------------------------- the stored record
 
 
 class CalibratedItem(BaseModel):
-    """One labelled item as calibrated: the judge's label (or why none) and people's."""
+    """One labelled item as calibrated: the judge's label (or why none) and people's.
+
+    With a fitted mapping, ``judge`` is the item's out-of-fold verdict (from a mapping
+    fitted on the other folds), ``raw`` the judge's own verdict and ``score`` the score
+    the mapping reads; without one, ``judge`` is the judge's own verdict.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -628,6 +836,23 @@ class CalibratedItem(BaseModel):
     ratings: dict[str, LabelValue] = Field(default_factory=dict)
     error: str | None = None
     flipped: bool | None = None
+    raw: LabelValue | None = None
+    score: float | None = None
+
+
+class FitSummary(BaseModel):
+    """How a record's mapping was fitted and checked (out of fold)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: FitMethod
+    folds: int
+    seed: int
+    grouped: bool = Field(description="folds keep items of one group (question) together")
+    n_soft: int = Field(description="items whose score is a soft score, not a 0/1 verdict")
+    in_sample_kappa: float | None = Field(
+        description="kappa of the final mapping on the items it was fitted on (optimistic)"
+    )
 
 
 class CalibrationRecord(BaseModel):
@@ -637,7 +862,13 @@ class CalibrationRecord(BaseModel):
 
     schema_version: int = RECORD_SCHEMA_VERSION
     judge: str
-    fingerprint: str
+    fingerprint: str = Field(
+        description="the fingerprint of the judge as it scores: with a mapping, "
+        "calibrated_fingerprint(judge_fingerprint, mapping)"
+    )
+    judge_fingerprint: str | None = Field(
+        default=None, description="the judge definition's own fingerprint (None: = fingerprint)"
+    )
     model: str = ""
     scale: Scale
     categories: list[LabelValue]
@@ -652,11 +883,31 @@ class CalibrationRecord(BaseModel):
     n_multi_rated: int = 0
     consensus_rule: str = "majority; a tie goes to the first rater listed on the item"
     kappa_weights: Literal["none", "quadratic"] = "none"
-    figures: dict[str, Figure]
+    figures: dict[str, Figure] = Field(
+        description="agreement of the verdicts the judge gives when scoring: out of fold "
+        "when a mapping was fitted"
+    )
     confusion: Confusion
+    mapping: ScoreMapping | None = None
+    fit: FitSummary | None = None
+    raw_figures: dict[str, Figure] = Field(
+        default_factory=dict, description="with a mapping: the judge's own verdicts' agreement"
+    )
+    raw_confusion: Confusion | None = None
+    subset: dict[str, Any] | None = Field(
+        default=None, description="when calibrated on a deterministic subset: n, of, seed, rule"
+    )
+    seconds_per_item: float | None = Field(
+        default=None, description="wall time per labelled item the judge worked on (not cached)"
+    )
     bootstrap: dict[str, float] = Field(default_factory=dict)
     totals: dict[str, float] = Field(default_factory=dict)
     items: list[CalibratedItem] = Field(default_factory=list)
+
+    @property
+    def definition_fingerprint(self) -> str:
+        """Returns the fingerprint of the judge definition the record measured."""
+        return self.judge_fingerprint or self.fingerprint
 
     def calibration_arrays(self) -> tuple[FloatArray, FloatArray]:
         """Returns (judge, people) codes of the scored items, for corrected estimates."""
@@ -784,11 +1035,34 @@ def describe(record: CalibrationRecord) -> list[str]:
         "specificity": "specificity",
         "flip_rate": "position-flip rate",
     }
-    lines = [f"{names.get(name, name)}: {figure.text()}" for name, figure in record.figures.items()]
+    lines = []
+    if record.mapping is not None and record.fit is not None:
+        fit = record.fit
+        lines.append(
+            f"fitted mapping: pass when {record.mapping.describe()}; figures below are "
+            f"out of fold ({fit.folds}-fold cross-fitting"
+            + (", grouped by question" if fit.grouped else "")
+            + f"); {fit.n_soft} of {record.n} items had a soft score"
+        )
+    lines += [
+        f"{names.get(name, name)}: {figure.text()}" for name, figure in record.figures.items()
+    ]
     header = " ".join(f"{label!s:>6}" for label in record.confusion.labels)
     lines.append(f"confusion (rows people, columns judge): {header}")
     for label, row in zip(record.confusion.labels, record.confusion.counts, strict=True):
         lines.append(f"  {label!s:>6} " + " ".join(f"{count:>6}" for count in row))
+    if record.raw_figures:
+        shown = ", ".join(
+            f"{names.get(name, name)} {record.raw_figures[name].text()}"
+            for name in ("kappa", "sensitivity", "specificity")
+            if name in record.raw_figures
+        )
+        lines.append(f"without the fitted mapping (the judge's own verdicts): {shown}")
+        if record.fit is not None and record.fit.in_sample_kappa is not None:
+            lines.append(
+                f"the mapping's kappa on the items it was fitted on: "
+                f"{record.fit.in_sample_kappa:.2f} (optimistic; not what the gate reads)"
+            )
     return lines
 
 

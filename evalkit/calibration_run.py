@@ -12,16 +12,28 @@ out of the figures and counted in ``n_unscored``; it is never counted as a disag
 A pairwise item is judged in both orders; the pair's verdict follows the judge scorer's
 convention (mean of both orders: "a", "b", or "tie" when the orders disagree) and the
 item counts as a position flip when the verdict changed with the order.
+
+A pass/fail judge (an LLM judge or a similarity judge) is also *fitted*: the mapping from
+its score (P(pass) from log-probabilities, the cosine, or the sampled verdict) to a
+verdict is fitted on the labelled items (:func:`evalkit.calibration.fit_mapping`), and
+the record's figures are those of out-of-fold verdicts
+(:func:`evalkit.calibration.cross_fitted_verdicts`), next to the judge's own verdicts'
+figures (``raw_figures``). The record stores the mapping; scoring applies it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 import evalkit
 from evalkit.calibration import (
@@ -30,11 +42,17 @@ from evalkit.calibration import (
     CalibrationRecord,
     Estimate,
     Figure,
+    FitMethod,
+    FitSummary,
     JudgeGateStatus,
     LabelValue,
     Scale,
+    ScoreMapping,
     agreement,
+    calibrated_fingerprint,
+    cross_fitted_verdicts,
     encode,
+    fit_mapping,
     judge_gate_status,
     load_record,
     record_path,
@@ -47,7 +65,18 @@ if TYPE_CHECKING:
     from evalkit.config import ProjectConfig, SuiteConfig
     from evalkit.judges import JudgeDefinition, Verdict
     from evalkit.llm import ModelClient
-    from evalkit.scorers.judge import JudgeReply, JudgeScorer
+    from evalkit.scorers.judge import JudgeReply, JudgeScorer, SimilarityJudgeScorer
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The judge on one labelled item: its label (None: unscored), score, error, flip."""
+
+    label: LabelValue | None
+    error: str | None = None
+    flipped: bool | None = None
+    score: float | None = None
+    soft: bool = False
 
 
 def judge_scale(definition: JudgeDefinition) -> tuple[Scale, list[LabelValue]]:
@@ -80,9 +109,9 @@ def _pair_label(first: JudgeReply[Verdict], second: JudgeReply[Verdict]) -> tupl
 
 
 async def _judge_items(
-    scorer: JudgeScorer, labels: LabelledSet
-) -> list[tuple[LabelValue | None, str | None, bool | None]]:
-    """Returns (judge label or None, error, flipped) for every item, in order."""
+    scorer: JudgeScorer | SimilarityJudgeScorer, labels: LabelledSet
+) -> list[Judged]:
+    """Returns the judge's verdict (and score) on every item, in order."""
     from evalkit.judges import template_variables
     from evalkit.scorers.base import ScoreInput
 
@@ -102,19 +131,29 @@ async def _judge_items(
             for item in labels
         ]
         scores = await scorer.score(inputs)
-        results: list[tuple[LabelValue | None, str | None, bool | None]] = []
+        results: list[Judged] = []
         for score in scores:
             if score.value is None:
-                results.append((None, score.error or "unscored", None))
+                results.append(Judged(None, score.error or "unscored"))
             elif scale == "binary":
-                results.append(("pass" if score.value >= 0.5 else "fail", None, None))
+                soft = score.soft_score is not None
+                results.append(
+                    Judged(
+                        "pass" if score.value >= 0.5 else "fail",
+                        score=score.soft_score if soft else score.value,
+                        soft=soft,
+                    )
+                )
             else:
-                results.append((round(score.value), None, None))
+                results.append(Judged(round(score.value), score=score.soft_score))
         return results
 
+    from evalkit.scorers.judge import JudgeScorer
+
+    assert isinstance(scorer, JudgeScorer)
     gate = asyncio.Semaphore(scorer.concurrency)
 
-    async def pair(item: LabelledItem) -> tuple[LabelValue | None, str | None, bool | None]:
+    async def pair(item: LabelledItem) -> Judged:
         base = template_variables(
             input=_input_text(item),
             expected=item.expected,
@@ -126,62 +165,150 @@ async def _judge_items(
                 first = await scorer.ask({**base, "output_a": item.a, "output_b": item.b}, 0)
                 second = await scorer.ask({**base, "output_a": item.b, "output_b": item.a}, 0)
             except Exception as err:  # a template error: unscored, never a disagreement
-                return None, f"judge failed: {err}", None
+                return Judged(None, f"judge failed: {err}")
         if first.value is None or second.value is None:
-            return None, (first.error or second.error or "no verdict"), None
+            return Judged(None, first.error or second.error or "no verdict")
         label, flipped = _pair_label(first, second)
-        return label, None, flipped
+        return Judged(label, flipped=flipped)
 
     return list(await asyncio.gather(*(pair(item) for item in labels)))
+
+
+def _score_name(definition: JudgeDefinition, soft: bool) -> str:
+    if definition.type == "similarity":
+        return "cosine"
+    return "P(pass)" if soft else "sampled verdict"
 
 
 def build_record(
     definition: JudgeDefinition,
     labels: LabelledSet,
-    judged: list[tuple[LabelValue | None, str | None, bool | None]],
+    judged: list[Judged],
     *,
+    fit: FitMethod | Literal["auto"] | None = None,
+    folds: int = 5,
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
     totals: dict[str, float] | None = None,
+    subset: dict[str, Any] | None = None,
+    seconds_per_item: float | None = None,
 ) -> CalibrationRecord:
-    """Returns the calibration record of ``definition`` from its verdicts on ``labels``."""
+    """Returns the calibration record of ``definition`` from its verdicts on ``labels``.
+
+    ``fit="auto"`` fits a threshold when the judge is pass/fail and gave a soft score
+    (P(pass), a cosine) on some item, and nothing otherwise: over 0/1 verdicts alone a
+    threshold can only keep them or make them constant.
+
+    With ``fit`` (pass/fail judges only), the mapping from the judge's scores to
+    verdicts is fitted on every scored item and stored; the record's figures are those
+    of the out-of-fold verdicts (``folds``-fold cross-fitting, folds grouped by the
+    items' ``metadata.group`` when every item has one), and ``raw_figures`` those of the
+    judge's own verdicts.
+    """
     scale, categories = judge_scale(definition)
     labels.check_scale(categories, definition.name)
-    items = [
-        CalibratedItem(
-            id=item.id,
-            judge=verdict,
-            people=item.consensus(),
-            ratings={label.rater: label.value for label in item.labels},
-            error=error,
-            flipped=flipped,
+    if fit == "auto":
+        any_soft = any(result.soft for result in judged if result.label is not None)
+        fit = "threshold" if scale == "binary" and any_soft else None
+    if fit is not None and scale != "binary":
+        from evalkit.errors import UserInputError
+
+        raise UserInputError(
+            f"judge {definition.name!r} is {scale}: only pass/fail judges take a fitted "
+            "mapping; calibrate it with --fit auto or none"
         )
-        for item, (verdict, error, flipped) in zip(labels, judged, strict=True)
+    scored_pairs = [
+        (item, result) for item, result in zip(labels, judged, strict=True) if result.label
     ]
-    scored = [item for item in items if item.judge is not None]
-    if not scored:
-        first_error = next((item.error for item in items if item.error), "no verdicts")
+    if not scored_pairs:
+        first_error = next((result.error for result in judged if result.error), "no verdicts")
         from evalkit.errors import InfrastructureError
 
         raise InfrastructureError(
-            f"judge {definition.name!r} scored none of the {len(items)} labelled items; "
+            f"judge {definition.name!r} scored none of the {len(judged)} labelled items; "
             f"first error: {first_error}"
         )
-    result: Agreement = agreement(
-        [item.judge for item in scored if item.judge is not None],
-        [item.people for item in scored],
-        scale=scale,
-        categories=categories,
-        ratings=[item.ratings for item in scored],
-        flips=[bool(item.flipped) for item in scored] if scale == "pairwise" else None,
-        n_boot=n_boot,
-        alpha=alpha,
-        seed=seed,
+    mapping: ScoreMapping | None = None
+    summary: FitSummary | None = None
+    fitted: dict[str, LabelValue] = {}
+    if fit is not None:
+        scores = np.array([result.score for _, result in scored_pairs], dtype=np.float64)
+        people = encode([item.consensus() for item, _ in scored_pairs], "binary")
+        group_of = [item.metadata.get("group") for item, _ in scored_pairs]
+        groups = [str(g) for g in group_of] if all(g is not None for g in group_of) else None
+        n_soft = sum(1 for _, result in scored_pairs if result.soft)
+        name = _score_name(definition, n_soft > 0)
+        try:
+            mapping = fit_mapping(scores, people, method=fit, score=name)
+            out_of_fold = cross_fitted_verdicts(
+                scores, people, method=fit, folds=folds, seed=seed, groups=groups
+            )
+        except ValueError as err:
+            from evalkit.errors import UserInputError
+
+            raise UserInputError(
+                f"cannot fit judge {definition.name!r} on {labels.path}: {err}; label more "
+                "items, use fewer --folds, or calibrate with --fit none"
+            ) from err
+        fitted = {
+            item.id: "pass" if verdict == 1 else "fail"
+            for (item, _), verdict in zip(scored_pairs, out_of_fold, strict=True)
+        }
+        in_sample = agreement(
+            ["pass" if v == 1 else "fail" for v in mapping.verdicts(scores)],
+            [item.consensus() for item, _ in scored_pairs],
+            scale="binary",
+            categories=categories,
+            n_boot=100,
+            seed=seed,
+        )
+        summary = FitSummary(
+            method=fit,
+            folds=folds,
+            seed=seed,
+            grouped=groups is not None,
+            n_soft=n_soft,
+            in_sample_kappa=in_sample.figures["kappa"].value,
+        )
+    items = [
+        CalibratedItem(
+            id=item.id,
+            judge=fitted.get(item.id, result.label) if result.label is not None else None,
+            people=item.consensus(),
+            ratings={label.rater: label.value for label in item.labels},
+            error=result.error,
+            flipped=result.flipped,
+            raw=result.label if mapping is not None else None,
+            score=result.score,
+        )
+        for item, result in zip(labels, judged, strict=True)
+    ]
+    scored = [item for item in items if item.judge is not None]
+
+    def measure(verdicts: list[LabelValue]) -> Agreement:
+        return agreement(
+            verdicts,
+            [item.people for item in scored],
+            scale=scale,
+            categories=categories,
+            ratings=[item.ratings for item in scored],
+            flips=[bool(item.flipped) for item in scored] if scale == "pairwise" else None,
+            n_boot=n_boot,
+            alpha=alpha,
+            seed=seed,
+        )
+
+    result = measure([item.judge for item in scored if item.judge is not None])
+    raw = (
+        measure([item.raw for item in scored if item.raw is not None])
+        if mapping is not None
+        else None
     )
     return CalibrationRecord(
         judge=definition.name,
-        fingerprint=definition.fingerprint(),
+        fingerprint=calibrated_fingerprint(definition.fingerprint(), mapping),
+        judge_fingerprint=definition.fingerprint(),
         model=definition.model,
         scale=scale,
         categories=categories,
@@ -197,6 +324,12 @@ def build_record(
         kappa_weights=result.kappa_weights,
         figures=result.figures,
         confusion=result.confusion,
+        mapping=mapping,
+        fit=summary,
+        raw_figures=raw.figures if raw is not None else {},
+        raw_confusion=raw.confusion if raw is not None else None,
+        subset=subset,
+        seconds_per_item=seconds_per_item,
         bootstrap={"n_boot": n_boot, "seed": seed, "alpha": alpha},
         totals=dict(totals or {}),
         items=items,
@@ -209,12 +342,21 @@ async def acalibrate(
     *,
     client: ModelClient,
     concurrency: int = 4,
+    fit: FitMethod | Literal["auto"] | None = None,
+    folds: int = 5,
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
+    cache_dir: str | Path | None = None,
+    subset: dict[str, Any] | None = None,
 ) -> CalibrationRecord:
-    """Returns the calibration record of ``definition`` on ``labels`` (calls via ``client``)."""
-    from evalkit.scorers.judge import JudgeScorer
+    """Returns the calibration record of ``definition`` on ``labels`` (calls via ``client``).
+
+    The judge scores with its own verdicts (no stored mapping applies while it is
+    calibrated). ``seconds_per_item`` is the wall time per item the judge worked on
+    (items answered from the call cache are not counted; None when all were).
+    """
+    from evalkit.scorers.judge import build_judge_scorer
 
     scale, categories = judge_scale(definition)
     labels.check_scale(categories, definition.name)
@@ -225,12 +367,51 @@ async def acalibrate(
             f"{labels.path} holds {labels.kind} items but judge {definition.name!r} is "
             f"{definition.type}; give it a labelled set of its own kind"
         )
-    scorer = JudgeScorer(definition, client=client, concurrency=concurrency)
-    judged = await _judge_items(scorer, labels)
-    totals = client.stats().get(f"judge:{definition.name}", {})
-    return build_record(
-        definition, labels, judged, n_boot=n_boot, seed=seed, alpha=alpha, totals=totals
+    scorer = build_judge_scorer(
+        definition, client=client, concurrency=concurrency, cache_dir=cache_dir
     )
+    embedder = getattr(scorer, "embedder", None)
+    embedded_before = embedder.embedded if embedder is not None else 0
+    started = time.perf_counter()
+    judged = await _judge_items(scorer, labels)
+    elapsed = time.perf_counter() - started
+    totals = client.stats().get(f"judge:{definition.name}", {})
+    # Time per item the judge really worked on: cached judge calls take no time, so they
+    # are left out of the count; a fully cached run times nothing (None).
+    if embedder is not None:
+        worked = len(labels) if embedder.embedded > embedded_before else 0
+    else:
+        calls = totals.get("calls", 0)
+        worked = round(len(labels) * (calls - totals.get("cached", 0)) / calls) if calls else 0
+    return build_record(
+        definition,
+        labels,
+        judged,
+        fit=fit,
+        folds=folds,
+        n_boot=n_boot,
+        seed=seed,
+        alpha=alpha,
+        totals=totals,
+        subset=subset,
+        seconds_per_item=elapsed / worked if worked else None,
+    )
+
+
+def deterministic_subset(labels: LabelledSet, n: int, seed: int = 0) -> LabelledSet:
+    """Returns the ``n`` items whose ``sha256(f"{seed}:{id}")`` is smallest, in file order.
+
+    The same labelled set, ``n`` and seed always give the same items, whatever machine
+    runs it; the subset keeps the full set's fingerprint (the record names the subset).
+    """
+    if n >= len(labels):
+        return labels
+    ranked = sorted(
+        labels.items, key=lambda item: hashlib.sha256(f"{seed}:{item.id}".encode()).hexdigest()
+    )
+    chosen = {item.id for item in ranked[:n]}
+    items = tuple(item for item in labels.items if item.id in chosen)
+    return replace(labels, items=items)
 
 
 def labels_path_for(judges_dir: str | Path, judge: str) -> Path:
@@ -245,6 +426,9 @@ def calibrate_judge(
     labels_path: str | Path | None = None,
     use_cache: bool = True,
     concurrency: int = 4,
+    fit: FitMethod | Literal["auto", "none"] = "auto",
+    folds: int = 5,
+    sample: int | None = None,
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -255,11 +439,17 @@ def calibrate_judge(
     Args:
         judge: the judge's name (``judges/NAME.toml``) or a path to its .toml.
         project: the project config (judges folder, cache folder).
-        labels_path: the labelled set (default ``judges/NAME.labels.jsonl``).
+        labels_path: the labelled set (default: the judge's ``labels`` key, else
+            ``judges/NAME.labels.jsonl``).
         use_cache: False skips the call cache.
         concurrency: judge calls in flight.
+        fit: the mapping to fit ("threshold", "isotonic", "platt"); "auto" fits a
+            threshold for pass/fail judges and nothing for others; "none" fits nothing.
+        folds: folds of the out-of-fold (cross-fitted) agreement.
+        sample: calibrate on this many items of the set, chosen deterministically
+            (:func:`deterministic_subset` with ``seed``); None: every item.
         n_boot: bootstrap resamples for the figures' CIs.
-        seed: the bootstrap's seed.
+        seed: the seed of the bootstrap, the folds and the sample.
         alpha: 1 - the CIs' coverage.
         write: False computes the record without storing it.
     """
@@ -270,7 +460,22 @@ def calibrate_judge(
     judges_dir = project.path(project.judges_dir)
     definition = load_judge(judge, judges_dir)
     folder = Path(judge).parent if str(judge).endswith(".toml") else judges_dir
-    labels = load_labels(labels_path or labels_path_for(folder, definition.name))
+    default_labels = (
+        folder / definition.labels
+        if definition.labels
+        else labels_path_for(folder, definition.name)
+    )
+    labels = load_labels(labels_path or default_labels)
+    subset = None
+    if sample is not None and sample < len(labels):
+        subset = {
+            "n": sample,
+            "of": len(labels),
+            "seed": seed,
+            "rule": f'the {sample} items with the smallest sha256("{seed}:" + id)',
+        }
+        labels = deterministic_subset(labels, sample, seed)
+    chosen: FitMethod | Literal["auto"] | None = None if fit == "none" else fit
     cache = Cache(project.path(project.cache_dir)) if use_cache else None
 
     async def go() -> CalibrationRecord:
@@ -281,9 +486,13 @@ def calibrate_judge(
                 labels,
                 client=client,
                 concurrency=concurrency,
+                fit=chosen,
+                folds=folds,
                 n_boot=n_boot,
                 seed=seed,
                 alpha=alpha,
+                cache_dir=project.path(project.cache_dir) / "embeddings" if use_cache else None,
+                subset=subset,
             )
         finally:
             await client.aclose()
@@ -455,9 +664,13 @@ def calibration_report(
     """Returns, per judge of the run, the mapping the HTML report's calibration section shows.
 
     Keys per judge: ``status``, ``note`` (the gate's reason), ``fingerprint``, ``n``,
-    ``scale``, ``figures`` (name -> estimate/ci_low/ci_high), ``confusion`` (labels and
-    matrix, rows people), ``flip_rate``, ``reliability`` (:func:`reliability`) and
-    ``estimates`` (per metric: raw, corrected and PPI, see :func:`metric_estimates`).
+    ``scale``, ``figures`` (name -> estimate/ci_low/ci_high; out of fold when a mapping
+    was fitted), ``confusion`` (labels and matrix, rows people), ``flip_rate``,
+    ``reliability`` (:func:`reliability`), ``estimates`` (per metric: raw, corrected and
+    PPI, see :func:`metric_estimates`), and, for a fitted judge, ``mapping`` (method,
+    threshold, what the score is), ``fit`` (folds, grouping, in-sample kappa) and
+    ``raw_figures`` (the judge's own verdicts' agreement); ``labels_path``,
+    ``raters``, ``subset`` and ``seconds_per_item`` say what it was measured on.
     A judge metric without a record appears with its status and reason only.
     """
     statuses = judge_metric_statuses(
@@ -484,6 +697,17 @@ def calibration_report(
             figures={name: value for name, value in figures.items() if name != "flip_rate"},
             confusion={"labels": record.confusion.labels, "matrix": record.confusion.counts},
             reliability=reliability(record),
+            mapping=record.mapping.model_dump(mode="json") if record.mapping else None,
+            fit=record.fit.model_dump(mode="json") if record.fit else None,
+            raw_figures={
+                name: _interval(figure)
+                for name, figure in record.raw_figures.items()
+                if name != "flip_rate"
+            },
+            labels_path=record.labels_path,
+            raters=record.raters,
+            subset=record.subset,
+            seconds_per_item=record.seconds_per_item,
         )
         if "flip_rate" in record.figures:
             view["flip_rate"] = _interval(record.figures["flip_rate"])

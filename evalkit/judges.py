@@ -17,6 +17,14 @@ Example (the shipped ``judges/correctness.toml`` is a complete one)::
     output = "Paris."
     verdict = "pass"
 
+Where the provider returns token log-probabilities (``probabilities = "auto"``: the
+embedded model and self-hosted servers; ``"on"``: any model), a pass/fail judge also
+records P(pass) at the verdict position and a 1..N judge the probability-weighted score
+(as G-Eval does): :func:`verdict_soft_score`. A ``type = "similarity"`` judge needs no
+LLM: it is the embedding cosine of the answer and the reference (``model = "minilm"``,
+the bundled MiniLM), a pass when it reaches ``threshold`` (or the threshold fitted by
+``evalkit calibrate``).
+
 The judge replies with JSON — ``{"verdict": "pass"}``, ``{"score": 4}`` or, pairwise,
 ``{"verdict": "A"}`` — optionally with a ``"reason"`` first. Templates see ``input``,
 ``output`` (pairwise: ``output_a``, ``output_b``), ``expected``, ``answers``,
@@ -26,6 +34,7 @@ The judge replies with JSON — ``{"verdict": "pass"}``, ``{"score": 4}`` or, pa
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -36,7 +45,14 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evalkit.config import _hash
 from evalkit.errors import ConfigError, NotFoundError, Problem, TemplateError
@@ -45,6 +61,13 @@ _SCALE = re.compile(r"^\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*$")
 PASS_FAIL = "pass/fail"
 PAIRWISE_LABELS = ("A", "B", "tie")
 Structured = Literal["auto", "schema", "json_object", "none"]
+Probabilities = Literal["auto", "on", "off"]
+#: Alternatives asked for at each position when a judge reads log-probabilities.
+TOP_LOGPROBS = 20
+#: Fields added after judges were first fingerprinted: left out of the fingerprint while
+#: at these defaults, so a judge that does not use them keeps its fingerprint (and its
+#: calibration record). Asking for log-probabilities does not change a verdict.
+_LATER_DEFAULTS: dict[str, Any] = {"probabilities": "auto", "threshold": None}
 
 _ENV = SandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
@@ -62,6 +85,8 @@ class JudgeModel:
     structured: Structured = "auto"
     timeout: float = 60.0
     max_retries: int = 4
+    #: Top alternatives to ask for per generated token (0: no log-probabilities).
+    logprobs: int = 0
 
     def request_params(self, schema: Mapping[str, Any] | None) -> dict[str, Any]:
         """Returns the call's params: temperature 0 unless set, plus the JSON constraint.
@@ -74,6 +99,12 @@ class JudgeModel:
         """
         params = dict(self.params)
         params.setdefault("temperature", 0.0)
+        if self.logprobs > 0:
+            if self.mode == "chat":
+                params.setdefault("logprobs", True)
+                params.setdefault("top_logprobs", self.logprobs)
+            else:
+                params.setdefault("logprobs", self.logprobs)
         structured = self.resolved_structured
         if structured == "none":
             return params
@@ -89,12 +120,16 @@ class JudgeModel:
         return params
 
     @property
+    def self_hosted(self) -> bool:
+        """True for the embedded model and any server named by ``api_base``."""
+        return self.model == "embedded" or self.api_base is not None
+
+    @property
     def resolved_structured(self) -> Structured:
         """Returns how replies are constrained, with "auto" decided for this model."""
         if self.structured != "auto":
             return self.structured
-        self_hosted = self.model == "embedded" or self.api_base is not None
-        return "schema" if self_hosted else "json_object"
+        return "schema" if self.self_hosted else "json_object"
 
     def fingerprint(self) -> str:
         """Returns a hash of the model, route and params."""
@@ -128,8 +163,23 @@ class JudgeDefinition(BaseModel):
     model: str = Field(default="embedded", description="LiteLLM model name or 'embedded'.")
     mode: Literal["chat", "text"] = "chat"
     api_base: str | None = None
-    type: Literal["pointwise", "pairwise"] = "pointwise"
+    type: Literal["pointwise", "pairwise", "similarity"] = "pointwise"
     scale: str = Field(default=PASS_FAIL, description='"pass/fail" or "1..N".')
+    probabilities: Probabilities = Field(
+        default="auto",
+        description='read token log-probabilities at the verdict: "on", "off", or "auto" '
+        "(on for the embedded model and an api_base, whose servers return them)",
+    )
+    labels: str | None = Field(
+        default=None,
+        description="the judge's labelled set, relative to the judges folder "
+        "(default NAME.labels.jsonl); judges of one question can share one set",
+    )
+    threshold: float | None = Field(
+        default=None,
+        description="similarity judges: the cosine from which an answer passes until "
+        "`evalkit calibrate` fits one",
+    )
     structured: Structured = Field(
         default="auto",
         description='"schema": JSON constrained to a schema (llama.cpp, vLLM); '
@@ -137,8 +187,8 @@ class JudgeDefinition(BaseModel):
         '"auto": "schema" for the embedded model or an api_base, else "json_object".',
     )
     reasoning: bool = Field(default=False, description="Ask for a short reason before the verdict.")
-    rubric: str = Field(min_length=1, description="Jinja2: the instructions.")
-    template: str = Field(min_length=1, description="Jinja2: one item to judge.")
+    rubric: str = Field(default="", description="Jinja2: the instructions.")
+    template: str = Field(default="", description="Jinja2: one item to judge.")
     answer_prefix: str = Field(default="Judgement:", description="Text mode: before the JSON.")
     examples: list[JudgeExample] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -154,6 +204,24 @@ class JudgeDefinition(BaseModel):
         if not match or int(match.group(1)) >= int(match.group(2)):
             raise ValueError('must be "pass/fail" or "LOW..HIGH" such as "1..5"')
         return f"{int(match.group(1))}..{int(match.group(2))}"
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> JudgeDefinition:
+        if self.type == "similarity":
+            if not self.pass_fail:
+                raise ValueError('a similarity judge has scale = "pass/fail"')
+            if self.threshold is None:
+                raise ValueError(
+                    "a similarity judge needs a threshold (the cosine from which an answer "
+                    "passes before calibration), e.g. threshold = 0.8"
+                )
+            return self
+        for key in ("rubric", "template"):
+            if not getattr(self, key).strip():
+                raise ValueError(f"{key}: an LLM judge needs a non-empty {key}")
+        if self.threshold is not None:
+            raise ValueError('threshold: only a type = "similarity" judge has a threshold')
+        return self
 
     @field_validator("rubric", "template")
     @classmethod
@@ -210,9 +278,13 @@ class JudgeDefinition(BaseModel):
     def fingerprint(self) -> str:
         """Returns a hash of what determines the verdicts: model, rubric, scale, examples,
         params (and mode, template, type, structured output)."""
-        return _hash(
-            self.model_dump(mode="json", exclude={"name", "description", "timeout", "max_retries"})
+        data = self.model_dump(
+            mode="json", exclude={"name", "description", "timeout", "max_retries", "labels"}
         )
+        for key, default in _LATER_DEFAULTS.items():
+            if data.get(key) == default:
+                del data[key]
+        return _hash(data)
 
     def variables(self) -> set[str]:
         """Returns the variables the rubric and template use."""
@@ -268,7 +340,17 @@ class JudgeDefinition(BaseModel):
             structured=self.structured,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            logprobs=TOP_LOGPROBS if self.reads_probabilities else 0,
         )
+
+    @property
+    def reads_probabilities(self) -> bool:
+        """True when this judge asks for token log-probabilities (pointwise judges only)."""
+        if self.type != "pointwise" or self.probabilities == "off":
+            return False
+        if self.probabilities == "on":
+            return True
+        return self.model == "embedded" or self.api_base is not None
 
     def request_params(self) -> dict[str, Any]:
         """Returns the call's params: temperature 0 unless set, plus the JSON constraint."""
@@ -398,6 +480,78 @@ def _verdict_value(raw: Any, judge: JudgeDefinition) -> tuple[str, float]:
     if not number.is_integer() or not low <= number <= high:
         raise UnparseableVerdict(f"score {raw!r} is not an integer in {low}..{high}")
     return str(int(number)), number
+
+
+_JSON_VALUE = re.compile(r'"(?:verdict|score)"\s*:\s*"?', re.IGNORECASE)
+
+
+def verdict_offset(text: str) -> int | None:
+    """Returns where the verdict's value starts in a judge reply, or None.
+
+    The value of the last ``"verdict"``/``"score"`` key of a JSON reply (after its
+    opening quote), else the value of a ``Verdict: pass`` line.
+    """
+    matches = list(_JSON_VALUE.finditer(text))
+    if matches:
+        return matches[-1].end()
+    line = _LINE_VERDICT.search(text)
+    return line.start(1) if line else None
+
+
+def verdict_soft_score(
+    text: str, logprobs: Sequence[Any] | None, judge: JudgeDefinition
+) -> float | None:
+    """Returns P(pass) (pass/fail judges) or the probability-weighted score (1..N judges).
+
+    Read from the token log-probabilities at the position where the verdict's value
+    starts (``logprobs``: :class:`evalkit.llm.TokenLogprob` per generated token, whose
+    texts join to ``text``). Each alternative token at that position counts for the
+    label it begins (``"p"``, ``"pass"`` and ``"Pass"`` for pass); probabilities are
+    renormalised over the scale's labels, as G-Eval does for its weighted score (Liu et
+    al. 2023, "G-Eval: NLG Evaluation using GPT-4 with Better Human Alignment").
+
+    None when there are no log-probabilities, the tokens do not spell ``text``, the
+    verdict cannot be located, or no alternative at that position is a label: the
+    sampled verdict then stands alone. Pairwise judges: always None.
+    """
+    if not logprobs or judge.type != "pointwise":
+        return None
+    labels: dict[str, float]
+    if judge.pass_fail:
+        labels = {"pass": 1.0, "fail": 0.0}
+    else:
+        low, high = judge.bounds
+        labels = {str(k): float(k) for k in range(low, high + 1)}
+    tokens = [str(entry.token) for entry in logprobs]
+    joined = "".join(tokens)
+    shift = joined.find(text) if text else -1
+    offset = verdict_offset(text)
+    if shift < 0 or offset is None:
+        return None
+    offset += shift
+    start = 0
+    for entry, token in zip(logprobs, tokens, strict=True):
+        end = start + len(token)
+        if start <= offset < end:
+            prefix = joined[start:offset]
+            alternatives = dict(entry.top)
+            alternatives.setdefault(token, entry.logprob)
+            mass = {label: 0.0 for label in labels}
+            for alternative, logprob in alternatives.items():
+                if not alternative.startswith(prefix):
+                    continue
+                rest = alternative[len(prefix) :].lstrip(" \t\"'").lower()
+                if not rest:
+                    continue
+                hits = [k for k in labels if k.startswith(rest) or rest.startswith(k)]
+                if len(hits) == 1 and math.isfinite(logprob):
+                    mass[hits[0]] += math.exp(logprob)
+            total = sum(mass.values())
+            if total <= 0:
+                return None
+            return sum(labels[k] * m for k, m in mass.items()) / total
+        start = end
+    return None
 
 
 # ---------------------------------------------------------------- loading

@@ -80,6 +80,16 @@ class ModelRequest:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    #: (token, logprob) of the top alternatives at this position, most likely first.
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class CallResult:
     """What one model call produced: text or an error, with latency, tokens and cost."""
 
@@ -94,6 +104,9 @@ class CallResult:
     finish_reason: str | None
     retryable_error: bool = False
     contexts: tuple[str, ...] | None = None
+    #: Per generated token, when the request asked for log-probabilities and the
+    #: provider returned them (chat ``logprobs``/``top_logprobs``, text ``logprobs``).
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -637,7 +650,56 @@ def _parse_response(
         cached=False,
         attempts=attempts,
         finish_reason=str(finish) if finish is not None else None,
+        logprobs=_token_logprobs(choice, request.mode),
     )
+
+
+def _field(value: Any, name: str) -> Any:
+    """Returns ``value[name]`` or ``value.name`` (LiteLLM returns objects or dicts)."""
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _token_logprobs(choice: Any, mode: str) -> tuple[TokenLogprob, ...] | None:
+    """Returns the choice's token log-probabilities, or None when it carries none.
+
+    Chat (OpenAI format): ``logprobs.content[i]`` = ``{token, logprob, top_logprobs:
+    [{token, logprob}]}``. Text completion: ``logprobs.tokens``, ``token_logprobs`` and
+    ``top_logprobs`` (one ``{token: logprob}`` dict per position), as llama.cpp's server
+    and OpenAI's legacy completions return them. Anything malformed gives None.
+    """
+    logprobs = _field(choice, "logprobs")
+    if logprobs is None:
+        return None
+    tokens: list[TokenLogprob] = []
+    try:
+        if mode == "chat":
+            for entry in _field(logprobs, "content") or []:
+                top = tuple(
+                    (str(_field(alt, "token")), float(_field(alt, "logprob")))
+                    for alt in _field(entry, "top_logprobs") or []
+                )
+                tokens.append(
+                    TokenLogprob(str(_field(entry, "token")), float(_field(entry, "logprob")), top)
+                )
+        else:
+            texts = _field(logprobs, "tokens") or []
+            values = _field(logprobs, "token_logprobs") or [None] * len(texts)
+            tops = _field(logprobs, "top_logprobs") or [None] * len(texts)
+            for token, value, top_map in zip(texts, values, tops, strict=False):
+                top = tuple(
+                    sorted(
+                        ((str(k), float(v)) for k, v in dict(top_map or {}).items()),
+                        key=lambda pair: -pair[1],
+                    )
+                )
+                tokens.append(
+                    TokenLogprob(str(token), float(value) if value is not None else 0.0, top)
+                )
+    except (TypeError, ValueError):
+        return None
+    return tuple(tokens) if tokens else None
 
 
 _UNPRICED_MODELS: set[str] = set()
@@ -688,11 +750,17 @@ def _to_cache(result: CallResult) -> dict[str, Any]:
         "cost_usd": result.cost_usd,
         "finish_reason": result.finish_reason,
         "contexts": list(result.contexts) if result.contexts is not None else None,
+        "logprobs": (
+            [[t.token, t.logprob, [list(pair) for pair in t.top]] for t in result.logprobs]
+            if result.logprobs is not None
+            else None
+        ),
     }
 
 
 def _from_cache(request: ModelRequest, entry: Mapping[str, Any]) -> CallResult:
     contexts = entry.get("contexts")
+    logprobs = entry.get("logprobs")
     return CallResult(
         text=entry["text"],
         error=None,
@@ -704,6 +772,14 @@ def _from_cache(request: ModelRequest, entry: Mapping[str, Any]) -> CallResult:
         attempts=0,
         finish_reason=entry.get("finish_reason"),
         contexts=tuple(contexts) if contexts is not None else None,
+        logprobs=(
+            tuple(
+                TokenLogprob(str(token), float(value), tuple((str(a), float(b)) for a, b in top))
+                for token, value, top in logprobs
+            )
+            if logprobs is not None
+            else None
+        ),
     )
 
 

@@ -60,6 +60,10 @@ class ScoreRow:
     error: str | None = None
     rationale: str | None = None
     raw: str | None = None
+    #: A judge's soft score behind ``value``: P(pass) read from token log-probabilities
+    #: (pass/fail), the probability-weighted score (1..N), or a similarity judge's
+    #: cosine; None otherwise. Runs stored before it existed have no such column.
+    soft_score: float | None = None
 
     def __post_init__(self) -> None:
         if self.value is None and not self.error:

@@ -583,6 +583,7 @@ def _run_of(parsed: _Scores, file: Path, suite: str) -> Run:
             "error": _frame_column(error),
             "rationale": _frame_column(parsed.rationale),
             "raw": np.full(rows, None, dtype=object),
+            "soft_score": np.full(rows, np.nan),
         },
         columns=SCORE_COLUMNS,
     )

@@ -147,6 +147,7 @@ def _rows(metric: str, output: Output, result: Score, scorer: Scorer) -> list[Sc
             error=result.error if result.value is None else None,
             rationale=result.rationale,
             raw=result.raw,
+            soft_score=result.soft_score,
         )
     ]
     for suffix, shape in scorer.extra_metrics.items():

@@ -282,6 +282,7 @@ def _column_types() -> dict[str, pa.DataType]:
         "kind": text,
         "rationale": text,
         "raw": text,
+        "soft_score": real,
         "group": text,
         "tags": pa.list_(text),
     }

@@ -4,7 +4,10 @@ The server runs in a subprocess (aiohttp), so it answers over a real socket, doe
 share the GIL with the code under test, and survives a ``kill -9`` of the client. It is
 deterministic: answers come from rules (substring or ``re:REGEX`` on the last user message
 or the prompt; a rule's ``replies`` list is cycled per request of the same prompt, for
-flaky answers), else a default reply, else ``"echo: <last 40 chars>"``. Faults (HTTP
+flaky answers), else a default reply, else ``"echo: <last 40 chars>"``. A rule may give
+``tokens`` instead of ``reply``: ``[[token, logprob, {alternative: logprob, ...}], ...]``;
+the reply is the tokens joined, and a request that asks for log-probabilities (chat
+``logprobs: true``, text ``logprobs: N``) gets them in OpenAI's format. Faults (HTTP
 status codes with ``Retry-After``, hangs, malformed bodies, empty choices) are injected
 for a number of requests.
 
@@ -230,9 +233,47 @@ def _matches(pattern: str | None, text: str) -> bool:
     return pattern in text
 
 
+def _rule_for(state: _State, text: str) -> dict[str, Any] | None:
+    for rule in state.rules:
+        if _matches(rule.get("match"), text):
+            return rule
+    return None
+
+
+def _logprobs(tokens: list[Any], endpoint: str) -> dict[str, Any]:
+    """Returns a rule's ``tokens`` as OpenAI chat or text-completion log-probabilities."""
+    if endpoint == "chat":
+        return {
+            "content": [
+                {
+                    "token": token,
+                    "logprob": value,
+                    "bytes": None,
+                    "top_logprobs": [
+                        {"token": alt, "logprob": alt_value, "bytes": None}
+                        for alt, alt_value in (top or {}).items()
+                    ],
+                }
+                for token, value, top in tokens
+            ]
+        }
+    offsets, position = [], 0
+    for token, _, _ in tokens:
+        offsets.append(position)
+        position += len(token)
+    return {
+        "tokens": [token for token, _, _ in tokens],
+        "token_logprobs": [value for _, value, _ in tokens],
+        "top_logprobs": [dict(top or {}) for _, _, top in tokens],
+        "text_offset": offsets,
+    }
+
+
 def _reply_for(state: _State, text: str) -> str:
     for rule in state.rules:
         if _matches(rule.get("match"), text):
+            if "tokens" in rule:
+                return "".join(str(token) for token, _, _ in rule["tokens"])
             if "replies" in rule:  # cycles through the replies, one per request of this prompt
                 replies = rule["replies"]
                 return str(replies[(state.prompt_counts[text] - 1) % len(replies)])
@@ -381,6 +422,9 @@ def build_app(state: _State) -> Any:
             ]
         else:
             choices = [{"index": 0, "text": reply, "logprobs": None, "finish_reason": "stop"}]
+        rule = _rule_for(state, text)
+        if choices and rule is not None and "tokens" in rule and body.get("logprobs"):
+            choices[0]["logprobs"] = _logprobs(rule["tokens"], endpoint)
         state.counts["ok"] += 1
         state.ok_prompt_counts[text] += 1
         return web.json_response(

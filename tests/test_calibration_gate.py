@@ -145,7 +145,13 @@ def test_shipped_calibration_record_matches_the_shipped_judge_and_labels() -> No
     assert record is not None
     judge = load_judge("correctness", judges)
     labels = load_labels(judges / "correctness.labels.jsonl")
-    assert record.fingerprint == judge.fingerprint()
+    assert record.definition_fingerprint == judge.fingerprint()
     assert record.labels_fingerprint == labels.fingerprint
-    assert record.n_items == len(labels) and record.model == "embedded"
-    assert judge_gate_status(judge, record).status in ("calibrated", "uncalibrated")
+    expected_items = record.subset["n"] if record.subset else len(labels)
+    assert record.n_items == expected_items and record.model == "embedded"
+    # The judge as it scores (its fitted mapping applied) is the judge the record measured.
+    from evalkit.scorers.judge import build_judge_scorer, fitted_mapping
+
+    scorer = build_judge_scorer(judge, mapping=fitted_mapping(judge, judges))
+    assert scorer.fingerprint() == record.fingerprint
+    assert judge_gate_status(scorer, record).status in ("calibrated", "uncalibrated")

@@ -19,7 +19,8 @@ from evalkit.golden import GoldenCase, GoldenSet, load_golden_set
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "golden_sets"
 PROMPTS = GOLDEN / "prompts"
-LABELS = ROOT / "judges" / "correctness.labels.jsonl"
+LABELS = ROOT / "judges" / "correctness.smoke.labels.jsonl"
+PEOPLE_LABELS = ROOT / "judges" / "correctness.labels.jsonl"
 
 # suite -> (minimum number of cases, how its rendered prompt ends: the model continues it)
 SUITES = {
@@ -283,3 +284,4 @@ def test_labelled_questions_are_not_the_judge_few_shot_examples() -> None:
     shots = {example["input"] for example in judge.get("examples", [])}
     assert shots, "judges/correctness.toml has no few-shot examples to compare with"
     assert shots.isdisjoint(item["input"] for item in raw_lines(LABELS))
+    assert shots.isdisjoint(item["input"] for item in raw_lines(PEOPLE_LABELS))

@@ -301,6 +301,39 @@ def test_calibration_section_renders_figures_escaped(tmp_path: Path, compared: A
     assert "<b onmouseover" not in html
 
 
+def test_calibration_section_shows_a_fitted_judges_mapping_and_own_figures(
+    tmp_path: Path, compared: Any
+) -> None:
+    data, comparison = compared
+    calibration = {
+        "correctness": {
+            "status": "uncalibrated",
+            "n": 60,
+            "figures": {"kappa": {"estimate": 0.31, "ci_low": 0.1, "ci_high": 0.5}},
+            "mapping": {"method": "threshold", "threshold": 0.27, "score": "P(pass)"},
+            "fit": {"folds": 5, "grouped": True},
+            "raw_figures": {"kappa": {"estimate": 0.05, "ci_low": 0.0, "ci_high": 0.1}},
+            "labels_path": "judges/correctness.labels.jsonl",
+            "raters": ["openqa-annotator1", TAG_XSS],
+            "subset": {"n": 60, "of": 1489},
+            "seconds_per_item": 36.5,
+        }
+    }
+    paths = render_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        output=tmp_path / "report.html",
+        calibration=calibration,
+    )
+    html = paths.html.read_text(encoding="utf-8")
+    section = html[html.index('<section id="calibration">') :]
+    assert "P(pass) &ge; 0.270 (threshold)" in section and "out of fold (5-fold" in section
+    assert "Without the fitted mapping" in section and "0.050" in section
+    assert "a deterministic subset of 60 of 1489 items" in section
+    assert "<b onmouseover" not in html
+
+
 def test_hostile_metric_name_is_escaped_in_server_rendered_tables(tmp_path: Path) -> None:
     name = "<script>window.__pwned=3</script>"
     manifest = RunManifest(

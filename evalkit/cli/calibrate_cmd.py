@@ -10,17 +10,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the ``calibrate`` verb."""
     parser = sub.add_parser(
         "calibrate",
-        help="run a judge over its human-labelled set; store and print its agreement",
+        help="run a judge over its human-labelled set; fit its verdicts; store its agreement",
         description="Run the judge judges/JUDGE.toml over its labelled set "
-        "(judges/JUDGE.labels.jsonl) through the call cache, compare its verdicts with "
-        "people's labels (accuracy, Cohen's kappa, Krippendorff's alpha, Spearman, bias, "
-        "confusion matrix, sensitivity/specificity or flip rate, each with a bootstrap CI), "
-        "store judges/JUDGE.calibration.json tied to the judge's fingerprint, and say "
-        "whether the judge may gate (calibrated) or is advisory (uncalibrated).",
+        "(judges/JUDGE.labels.jsonl, or the judge's `labels` key) through the call cache. "
+        "For a pass/fail judge, fit the mapping from its score (P(pass) from token "
+        "log-probabilities, a similarity judge's cosine, else the sampled verdict) to a "
+        "verdict, and measure agreement out of fold (K-fold cross-fitting). Compare the "
+        "verdicts with people's labels (accuracy, Cohen's kappa, Krippendorff's alpha, "
+        "Spearman, bias, confusion matrix, sensitivity/specificity or flip rate, each with "
+        "a bootstrap CI), store judges/JUDGE.calibration.json (the figures, the mapping, "
+        "tied to the judge's fingerprint), and say whether the judge may gate "
+        "(calibrated) or is advisory (uncalibrated).",
     )
     parser.add_argument("judge", metavar="JUDGE", help="a judge name in judges/, or its .toml")
     parser.add_argument(
-        "--labels", metavar="PATH", help="the labelled set (default judges/JUDGE.labels.jsonl)"
+        "--labels",
+        metavar="PATH",
+        help="the labelled set (default: the judge's `labels` key, else judges/JUDGE.labels.jsonl)",
     )
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -30,7 +36,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (2000)"
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (0)")
+    parser.add_argument(
+        "--fit",
+        choices=["auto", "threshold", "isotonic", "platt", "none"],
+        default="auto",
+        help="the fitted mapping from score to verdict: auto (a threshold for pass/fail "
+        "judges with a soft score: P(pass) or a cosine), threshold (maximises kappa), "
+        "isotonic, platt, or none",
+    )
+    parser.add_argument(
+        "--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold agreement (5)"
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="calibrate on N items of the set, chosen deterministically from the seed "
+        "(for a slow judge); the record says so",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of bootstrap, folds, sample (0)"
+    )
     parser.add_argument(
         "--min-n", type=int, metavar="N", help="gate threshold: labelled items (default 50)"
     )
@@ -54,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError("--bootstrap must be at least 100")
     if args.concurrency < 1:
         raise UserInputError("--concurrency must be at least 1")
+    if args.folds < 2:
+        raise UserInputError("--folds must be at least 2")
+    if args.sample is not None and args.sample < 2 * args.folds:
+        raise UserInputError(f"--sample must be at least {2 * args.folds} (2 x --folds)")
     project = load_config(args.config)
     defaults = GateConfig()
     min_n = args.min_n if args.min_n is not None else defaults.judge_min_n
@@ -64,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         labels_path=args.labels,
         use_cache=not args.no_cache,
         concurrency=args.concurrency,
+        fit=args.fit,
+        folds=args.folds,
+        sample=args.sample,
         n_boot=args.bootstrap,
         seed=args.seed,
         write=not args.dry_run,
@@ -83,8 +116,12 @@ def run(args: argparse.Namespace) -> int:
         f"{record.n_unscored} unscored; raters {', '.join(record.raters)} "
         f"({record.n_multi_rated} item(s) with 2+ raters)"
     )
+    if record.subset:
+        print(f"  a deterministic subset of {record.subset['of']} items: {record.subset['rule']}")
     for line in describe(record):
         print(f"  {line}")
+    if record.seconds_per_item is not None:
+        print(f"time per labelled item: {record.seconds_per_item:.3f} s")
     calls = record.totals
     if calls:
         print(

@@ -83,7 +83,8 @@ class Score:
     """A value, or None with ``error`` saying why the case could not be scored.
 
     ``extras`` carries companion values for the metrics a scorer declares in
-    ``extra_metrics`` (e.g. a pairwise judge's position flip).
+    ``extra_metrics`` (e.g. a pairwise judge's position flip); ``soft_score`` a judge's
+    score behind its verdict (P(pass), a probability-weighted score, a cosine).
     """
 
     value: float | None
@@ -91,6 +92,7 @@ class Score:
     rationale: str | None = None
     raw: str | None = None
     extras: Mapping[str, float | None] = field(default_factory=dict)
+    soft_score: float | None = None
 
     @classmethod
     def unscored(cls, reason: str, *, raw: str | None = None) -> Score:

@@ -19,6 +19,21 @@ from evalkit.scorers.base import (
 )
 
 
+async def best_cosines(embedder: Embedder, items: Sequence[ScoreInput]) -> list[float]:
+    """Returns each output's cosine with its closest reference (one batched embed)."""
+    texts: list[str] = []
+    spans: list[tuple[int, int, int]] = []
+    for item in items:
+        out_index = len(texts)
+        texts.append(item.output)
+        texts.extend(item.answers)
+        spans.append((out_index, out_index + 1, len(texts)))
+    vectors = await embedder.embed(texts)
+    return [
+        float(np.max(vectors[start:stop] @ vectors[out_index])) for out_index, start, stop in spans
+    ]
+
+
 class EmbeddingSimilarity(BaseScorer):
     """Cosine similarity of output and reference embeddings; the best reference counts."""
 
@@ -29,23 +44,10 @@ class EmbeddingSimilarity(BaseScorer):
 
     async def score_ready(self, items: Sequence[ScoreInput]) -> list[Score]:
         """Returns the cosine of each output with its closest reference (one batched embed)."""
-        texts: list[str] = []
-        spans: list[tuple[int, int, int]] = []
-        for item in items:
-            out_index = len(texts)
-            texts.append(item.output)
-            texts.extend(item.answers)
-            spans.append((out_index, out_index + 1, len(texts)))
-        vectors = await self.embedder.embed(texts)
-        results = []
-        for out_index, start, stop in spans:
-            references = vectors[start:stop]
-            sims = references @ vectors[out_index]
-            best = float(np.max(sims))
-            results.append(
-                Score(round(best, 6), rationale=f"cosine {best:.3f} ({self.embedder.model_id})")
-            )
-        return results
+        return [
+            Score(round(best, 6), rationale=f"cosine {best:.3f} ({self.embedder.model_id})")
+            for best in await best_cosines(self.embedder, items)
+        ]
 
 
 @register_scorer("embedding_similarity")

@@ -6,13 +6,21 @@ call (sample offset, so the cache cannot hand back the same reply); if that is n
 verdict either the case is unscored with the raw reply kept — never counted as a fail.
 Pairwise judging asks in both orders and reports the position flip as a companion metric
 ``<metric>.position_flip`` (1 when the verdict changed with the order).
+
+A pointwise judge that reads log-probabilities stores its soft score with the row
+(``soft_score``: P(pass), or the probability-weighted 1..N score). When the judge's
+calibration record (``judges/NAME.calibration.json``, made by ``evalkit calibrate`` with
+this judge's fingerprint) holds a fitted mapping, a pass/fail verdict is the mapping
+applied to the soft score (the sampled verdict where there is none), and the judge's
+fingerprint covers the mapping.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,6 +32,7 @@ from evalkit.judges import (
     load_judge,
     parse_verdict,
     template_variables,
+    verdict_soft_score,
 )
 from evalkit.scorers.base import (
     BaseScorer,
@@ -36,7 +45,9 @@ from evalkit.scorers.base import (
 )
 
 if TYPE_CHECKING:
-    from evalkit.llm import ModelClient
+    from evalkit.calibration import ScoreMapping
+    from evalkit.embeddings import Embedder
+    from evalkit.llm import ModelClient, TokenLogprob
 
 #: Added to the sample index of a re-asked call so it is a new cache entry.
 RETRY_SAMPLE_OFFSET = 1_000_000
@@ -55,6 +66,7 @@ class JudgeReply(Generic[T]):
     error: str | None
     raw: str | None
     retried: bool = False
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 class JudgeReplyError(ValueError):
@@ -104,7 +116,7 @@ async def ask_judge_model(
             return JudgeReply(None, f"judge call failed: {result.error}", raw, attempt > 0)
         raw = result.text
         try:
-            return JudgeReply(parse(raw or ""), None, raw, attempt > 0)
+            return JudgeReply(parse(raw or ""), None, raw, attempt > 0, result.logprobs)
         except ValueError as err:
             problem = str(err).splitlines()[0] if str(err) else type(err).__name__
     return JudgeReply(None, f"unparseable judge reply after one retry: {problem}", raw, True)
@@ -217,7 +229,11 @@ def _shape(definition: JudgeDefinition) -> MetricShape:
 
 
 class JudgeScorer(BaseScorer):
-    """Scores outputs with a judge definition (see :mod:`evalkit.judges`)."""
+    """Scores outputs with a judge definition (see :mod:`evalkit.judges`).
+
+    ``mapping`` (pass/fail judges): the fitted mapping from the judge's score to its
+    verdict, from the judge's calibration record; None scores with the sampled verdict.
+    """
 
     def __init__(
         self,
@@ -225,6 +241,7 @@ class JudgeScorer(BaseScorer):
         *,
         client: ModelClient | None = None,
         concurrency: int = 8,
+        mapping: ScoreMapping | None = None,
     ) -> None:
         extra = {}
         if definition.type == "pairwise":
@@ -238,10 +255,15 @@ class JudgeScorer(BaseScorer):
         )
         self.definition = definition
         self._client = client
+        if mapping is not None and not definition.pass_fail:
+            raise ValueError(f"judge {definition.name!r}: only pass/fail judges take a mapping")
+        self.mapping = mapping
 
     def fingerprint(self) -> str | None:
-        """Returns the judge definition's fingerprint."""
-        return self.definition.fingerprint()
+        """Returns the judge's fingerprint: its definition's, combined with its mapping's."""
+        from evalkit.calibration import calibrated_fingerprint
+
+        return calibrated_fingerprint(self.definition.fingerprint(), self.mapping)
 
     async def ask(self, variables: dict[str, Any], sample: int) -> JudgeReply[Verdict]:
         """Returns the judge's verdict for one rendered item, re-asking once if unparseable."""
@@ -271,8 +293,17 @@ class JudgeScorer(BaseScorer):
             reply = await self.ask({**base, "output": item.output}, item.sample)
             if reply.value is None:
                 return Score.unscored(reply.error or "no verdict", raw=reply.raw)
+            soft = verdict_soft_score(reply.raw or "", reply.logprobs, self.definition)
             rationale = reply.value.reason or f"verdict {reply.value.label}"
-            return Score(reply.value.value, rationale=rationale, raw=reply.raw)
+            value = reply.value.value
+            if soft is not None:
+                name = "P(pass)" if self.definition.pass_fail else "weighted score"
+                rationale += f"; {name} {soft:.3f}"
+            if self.mapping is not None:
+                value = self.mapping.verdict(soft if soft is not None else value)
+                label = "pass" if value == 1.0 else "fail"
+                rationale += f"; fitted {self.mapping.describe()}: {label}"
+            return Score(value, rationale=rationale, raw=reply.raw, soft_score=soft)
         return await self._pairwise(item, base)
 
     async def _pairwise(self, item: ScoreInput, base: dict[str, Any]) -> Score:
@@ -300,19 +331,103 @@ class JudgeScorer(BaseScorer):
         )
 
 
+class SimilarityJudgeScorer(BaseScorer):
+    """A pass/fail judge without an LLM: the embedding cosine of answer and reference.
+
+    The soft score is the best cosine over the acceptable answers; the verdict is a pass
+    from the definition's ``threshold`` on, or by the fitted ``mapping`` when given.
+    """
+
+    def __init__(
+        self,
+        definition: JudgeDefinition,
+        embedder: Embedder,
+        *,
+        mapping: ScoreMapping | None = None,
+    ) -> None:
+        super().__init__("judge", MetricShape(kind="binary"), needs=Needs(expected=True))
+        self.definition = definition
+        self.embedder = embedder
+        self.mapping = mapping
+
+    def fingerprint(self) -> str | None:
+        """Returns the judge's fingerprint: its definition's, combined with its mapping's."""
+        from evalkit.calibration import calibrated_fingerprint
+
+        return calibrated_fingerprint(self.definition.fingerprint(), self.mapping)
+
+    async def score_ready(self, items: Sequence[ScoreInput]) -> list[Score]:
+        """Returns each item's verdict and cosine (one batched embedding call)."""
+        from evalkit.scorers.embedding import best_cosines
+
+        cosines = await best_cosines(self.embedder, items)
+        threshold = self.definition.threshold
+        assert threshold is not None  # the definition's validator requires it
+        results = []
+        for cosine in cosines:
+            if self.mapping is not None:
+                value = self.mapping.verdict(cosine)
+                how = f"fitted {self.mapping.describe()}"
+            else:
+                value = 1.0 if cosine >= threshold else 0.0
+                how = f"cosine >= {threshold:g} (not fitted)"
+            label = "pass" if value == 1.0 else "fail"
+            results.append(
+                Score(value, rationale=f"cosine {cosine:.3f}; {how}: {label}", soft_score=cosine)
+            )
+        return results
+
+
+def fitted_mapping(definition: JudgeDefinition, folder: str | Path) -> ScoreMapping | None:
+    """Returns the mapping in the judge's calibration record, if made with this definition.
+
+    A record made with another definition (a changed rubric, model or examples) is
+    stale: its mapping is not applied, and the gate says so.
+    """
+    from evalkit.calibration import load_record, record_path
+
+    record = load_record(record_path(folder, definition.name))
+    if record is None or record.mapping is None:
+        return None
+    if record.definition_fingerprint != definition.fingerprint():
+        return None
+    return record.mapping
+
+
+def build_judge_scorer(
+    definition: JudgeDefinition,
+    *,
+    client: ModelClient | None = None,
+    concurrency: int = 8,
+    mapping: ScoreMapping | None = None,
+    cache_dir: str | Path | None = None,
+) -> JudgeScorer | SimilarityJudgeScorer:
+    """Returns the scorer of a judge definition: an LLM judge or a similarity judge."""
+    if definition.type == "similarity":
+        from evalkit.embeddings import get_embedder
+
+        embedder = get_embedder(definition.model, cache_dir=cache_dir, api_base=definition.api_base)
+        return SimilarityJudgeScorer(definition, embedder, mapping=mapping)
+    return JudgeScorer(definition, client=client, concurrency=concurrency, mapping=mapping)
+
+
 @register_scorer("judge")
 def judge(
     *,
     name: str | None = None,
     concurrency: int | None = None,
+    calibrated: bool = True,
     context: ScorerContext | None = None,
 ) -> Any:
-    """Scores with the LLM judge defined in ``judges/NAME.toml``.
+    """Scores with the judge defined in ``judges/NAME.toml`` (an LLM or a similarity judge).
 
     Args:
         name: the judge (file stem in the project's judges folder, or a .toml path);
             default: the suite's ``judge``.
         concurrency: judge calls in flight (default: the suite's concurrency).
+        calibrated: apply the mapping fitted by ``evalkit calibrate`` (stored in
+            ``judges/NAME.calibration.json`` for this judge's fingerprint) to pass/fail
+            verdicts; False scores with the judge's own verdicts.
 
     Pass/fail judges are binary (1 pass), 1..N judges ordinal, pairwise judges the
     output's preference over the reference (1 better, 0.5 tie, 0 worse; mean of both
@@ -324,4 +439,9 @@ def judge(
         raise ValueError('name the judge: params = { name = "correctness" } or suite.judge')
     definition = load_judge(chosen, context.judges_dir)
     limit = concurrency or (context.suite.concurrency if context.suite else 8)
-    return JudgeScorer(definition, client=context.client, concurrency=limit)
+    folder = Path(chosen).parent if str(chosen).endswith(".toml") else context.judges_dir
+    mapping = fitted_mapping(definition, folder) if calibrated else None
+    cache_dir = context.cache_dir / "embeddings" if context.cache_dir is not None else None
+    return build_judge_scorer(
+        definition, client=context.client, concurrency=limit, mapping=mapping, cache_dir=cache_dir
+    )
