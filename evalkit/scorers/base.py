@@ -22,6 +22,7 @@ import asyncio
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evalkit.errors import ConfigError, NotFoundError, Problem
 from evalkit.records import MetricKind
+from evalkit.util.crash import describe_error as describe_error  # re-exported for scorers
 
 if TYPE_CHECKING:
     from evalkit.config import ProjectConfig, SuiteConfig
@@ -263,12 +265,6 @@ def checked(result: Score, name: str) -> Score:
     return result
 
 
-def describe_error(err: BaseException) -> str:
-    """Returns ``err`` as one short line: type and message."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
-
-
 def expected_answers(expected: Any) -> list[str]:
     """Returns ``expected`` as acceptable answers: a list stays a list, a scalar is one."""
     if expected is None:
@@ -437,7 +433,7 @@ def create_scorer(
         ) from err
     try:
         built = factory(**options)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, re.error) as err:  # re.error: e.g. a bad regex pattern
         raise ConfigError([Problem(context.source, None, f"{label}: {err}")]) from err
     if metric and built.name != metric:
         built.name = metric
