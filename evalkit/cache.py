@@ -119,7 +119,8 @@ class Cache:
     def info(self) -> dict[str, Any]:
         """Returns the cache's path, entry count, size on disk in bytes and set-aside copies."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM calls").fetchone()
-        size = sum(p.stat().st_size for p in self.folder.glob(CACHE_FILE + "*") if p.is_file())
+        files = [Path(f"{self.path}{suffix}") for suffix in ("", "-wal", "-shm")]
+        size = sum(p.stat().st_size for p in files if p.is_file())
         damaged = sorted(str(p) for p in self.folder.glob(CACHE_FILE + DAMAGED_SUFFIX + "*"))
         return {"path": str(self.path), "entries": int(count), "bytes": size, "damaged": damaged}
 

@@ -363,8 +363,14 @@ def _damaged(file: str, run_location: str, err: BaseException) -> DamagedStateEr
     """Returns the error for an unreadable file of a stored run, naming the file."""
     from evalkit.util.crash import describe_error
 
+    from pydantic import ValidationError
+
     if isinstance(err, FileNotFoundError):
         what = "missing"
+    elif isinstance(err, ValidationError):
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        what = f"damaged ({field + ': ' if field else ''}{first['msg']})"
     elif isinstance(err, OSError) and not isinstance(err, UnicodeError):
         what = f"cannot be read ({err.strerror or describe_error(err)})"
     else:
