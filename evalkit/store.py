@@ -361,9 +361,9 @@ def _looks_like_run(folder: Path) -> bool:
 
 def _damaged(file: str, run_location: str, err: BaseException) -> DamagedStateError:
     """Returns the error for an unreadable file of a stored run, naming the file."""
-    from evalkit.util.crash import describe_error
-
     from pydantic import ValidationError
+
+    from evalkit.util.crash import describe_error
 
     if isinstance(err, FileNotFoundError):
         what = "missing"
