@@ -168,11 +168,11 @@ def is_baseline_file(path: str | Path) -> bool:
     file = Path(path)
     if not file.is_file():
         return False
-    with file.open(encoding="utf-8") as handle:
-        first = handle.readline()
     try:
+        with file.open(encoding="utf-8") as handle:
+            first = handle.readline()
         header = json.loads(first)
-    except json.JSONDecodeError:
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(header, dict) and HEADER_KEY in header
 
@@ -215,7 +215,12 @@ def load_baseline(path: str | Path) -> Run:
             f"{file}: no such baseline file; pin one with `evalkit baseline update`"
         )
     name = str(file)
-    lines = file.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(
+            [Problem(name, None, f"not an evalkit baseline: not UTF-8 text (byte {err.start})")]
+        ) from err
     if not lines:
         raise InvalidInputError([Problem(name, 1, "empty file: not an evalkit baseline")])
     manifest = _parse_header(lines[0], name)

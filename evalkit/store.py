@@ -325,7 +325,7 @@ class RunStore:
         for folder in (as_path, Path(candidate)) if not self.remote else ():
             if "://" not in ref and folder.is_dir() and _looks_like_run(folder):
                 raise DamagedStateError(
-                    f"{folder / MANIFEST}: missing; {folder} is an incomplete or damaged run "
+                    f"{folder / MANIFEST}: missing or not a file; {folder} is an incomplete or damaged run "
                     "(a run's manifest is written last): run the suite again, or delete the "
                     "folder"
                 )
@@ -349,6 +349,8 @@ class RunStore:
             if self.remote:
                 with self._fs.open(location, "rb") as handle:
                     return pd.read_parquet(handle)
+            if Path(location).is_dir():  # pandas would read a folder as an empty dataset
+                raise IsADirectoryError(21, "a folder, not a Parquet file", location)
             return pd.read_parquet(location)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise _damaged(location, run_location, err) from err

@@ -125,7 +125,7 @@ def test_a_run_id_whose_folder_has_no_manifest_is_damaged_not_missing(stored: Pa
     folder = _stored_run(stored)
     (folder / MANIFEST).unlink()
     store = RunStore(stored.parent / "runs")
-    with pytest.raises(DamagedStateError, match=f"{folder / MANIFEST}: missing"):
+    with pytest.raises(DamagedStateError, match=f"{folder / MANIFEST}: missing or not a file"):
         store.load_run(folder.name)
     assert store.list_runs() == []  # never listed as a run
 
