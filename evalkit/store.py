@@ -325,9 +325,9 @@ class RunStore:
         for folder in (as_path, Path(candidate)) if not self.remote else ():
             if "://" not in ref and folder.is_dir() and _looks_like_run(folder):
                 raise DamagedStateError(
-                    f"{folder / MANIFEST}: missing or not a file; {folder} is an incomplete or damaged run "
-                    "(a run's manifest is written last): run the suite again, or delete the "
-                    "folder"
+                    f"{folder / MANIFEST}: missing or not a file; {folder} is an incomplete "
+                    "or damaged run (a run's manifest is written last): run the suite again, "
+                    "or delete the folder"
                 )
         raise NotFoundError(
             f"no run {ref!r} in {self.root} (give a run id, a run folder, 'latest' or "
@@ -352,7 +352,14 @@ class RunStore:
             if Path(location).is_dir():  # pandas would read a folder as an empty dataset
                 raise IsADirectoryError(21, "a folder, not a Parquet file", location)
             return pd.read_parquet(location)
-        except (OSError, ValueError, pa.ArrowException) as err:
+        except (
+            OSError,  # missing, a folder, unreadable; includes pyarrow's ArrowIOError
+            ValueError,  # ArrowInvalid: not Parquet, truncated, a bad footer
+            pa.ArrowNotImplementedError,
+            pa.ArrowTypeError,
+            pa.ArrowSerializationError,
+        ) as err:
+            # Not ArrowKeyError or ArrowMemoryError: those are the process's, not the file's.
             raise _damaged(location, run_location, err) from err
 
 
