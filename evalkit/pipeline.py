@@ -109,81 +109,107 @@ async def arun_suite(
 ) -> Run:
     """Returns the stored Run of ``suite`` (async; see :func:`run_suite`)."""
     started = time.monotonic()
-    started_at = datetime.now(UTC).isoformat()
     # Flags and arguments are validated like the config file (samples 0 is an error).
     suite = suite.with_changes(
         **{k: v for k, v in (("samples", samples), ("concurrency", concurrency)) if v is not None}
     )
     golden = shard_cases(load_golden_set(project.path(suite.golden)), shard)
     check_suite(project, suite, golden)  # the checks `evalkit validate` makes, before any call
-    n_samples = suite.samples
-    n_concurrency = suite.concurrency
     shard_text = f"{shard[0]}/{shard[1]}" if shard else None
     store = RunStore(store_root or str(project.path(project.store)))
     key = run_key(
         suite=suite.name,
         golden_fingerprint=golden.fingerprint,
         sut_fingerprint=suite.sut.fingerprint(),
-        samples=n_samples,
+        samples=suite.samples,
         shard=shard_text,
         metrics=[m.name for m in suite.metrics],
     )
+    # An identical run in another process: wait for it, then reuse its answers.
     with store.run_lock(key):
-        cache = Cache(project.path(project.cache_dir)) if use_cache else None
-        client = ModelClient(cache=cache, rpm=suite.sut.rpm, concurrency=n_concurrency)
-        try:
-            outputs = await generate_outputs(
-                suite,
-                golden,
-                project=project,
-                client=client,
-                journal_path=store.journal_path(key),
-                samples=n_samples,
-                concurrency=n_concurrency,
-                progress=progress,
-            )
-            if outputs and not any(o.ok for o in outputs):
-                common = next(iter(describe_errors(outputs)))
-                raise InfrastructureError(
-                    f"every call to the SUT failed ({len(outputs)} calls); most common error: "
-                    f"{common}"
-                )
-            score_rows, metric_infos = await _score(suite, project, golden, outputs, client)
-        finally:
-            await client.aclose()
-            await close_litellm_clients()
-            if cache is not None:
-                cache.close()
-        totals = compute_totals(outputs, wall_s=time.monotonic() - started)
-        manifest = RunManifest(
-            run_id=store.new_run_id(suite.name),
-            suite=suite.name,
-            status="complete" if totals.errors == 0 else "partial",
-            golden_path=str(suite.golden),
-            golden_fingerprint=golden.fingerprint,
-            n_cases=len(golden),
+        return await _run_locked(
+            project,
+            suite,
+            golden,
+            store,
+            key,
+            started=started,
+            use_cache=use_cache,
+            shard_text=shard_text,
+            progress=progress,
+        )
+
+
+async def _run_locked(
+    project: ProjectConfig,
+    suite: SuiteConfig,
+    golden: GoldenSet,
+    store: RunStore,
+    key: str,
+    *,
+    started: float,
+    use_cache: bool,
+    shard_text: str | None,
+    progress: bool | None,
+) -> Run:
+    """Returns the stored Run: generate (resumable), score, store; under the run's lock."""
+    started_at = datetime.now(UTC).isoformat()
+    n_samples = suite.samples
+    n_concurrency = suite.concurrency
+    cache = Cache(project.path(project.cache_dir)) if use_cache else None
+    client = ModelClient(cache=cache, rpm=suite.sut.rpm, concurrency=n_concurrency)
+    try:
+        outputs = await generate_outputs(
+            suite,
+            golden,
+            project=project,
+            client=client,
+            journal_path=store.journal_path(key),
             samples=n_samples,
-            sut=_sut_summary(suite),
-            sut_fingerprint=suite.sut.fingerprint(),
-            judges={m.name: m.judge_fingerprint for m in metric_infos if m.judge_fingerprint},
-            metrics=metric_infos,
-            git_sha=git_sha(project.root),
-            started_at=started_at,
-            finished_at=datetime.now(UTC).isoformat(),
-            evalkit_version=evalkit.__version__,
-            totals=totals,
-            shard=shard_text,
-            extra={"errors": describe_errors(outputs), "calls": client.stats()},
+            concurrency=n_concurrency,
+            progress=progress,
         )
-        run = Run.from_rows(
-            manifest,
-            outputs,
-            score_rows,
-            groups={c.id: c.group for c in golden.cases if c.group is not None},
-            tags={c.id: list(c.tags) for c in golden.cases},
-        )
-        location = store.write_run(run)
-        store.clear_journal(key)
+        if outputs and not any(o.ok for o in outputs):
+            common = next(iter(describe_errors(outputs)))
+            raise InfrastructureError(
+                f"every call to the SUT failed ({len(outputs)} calls); most common error: {common}"
+            )
+        score_rows, metric_infos = await _score(suite, project, golden, outputs, client)
+    finally:
+        await client.aclose()
+        await close_litellm_clients()
+        if cache is not None:
+            cache.close()
+    totals = compute_totals(outputs, wall_s=time.monotonic() - started)
+    manifest = RunManifest(
+        run_id=store.new_run_id(suite.name),
+        suite=suite.name,
+        status="complete" if totals.errors == 0 else "partial",
+        golden_path=str(suite.golden),
+        golden_fingerprint=golden.fingerprint,
+        n_cases=len(golden),
+        samples=n_samples,
+        sut=_sut_summary(suite),
+        sut_fingerprint=suite.sut.fingerprint(),
+        judges={m.name: m.judge_fingerprint for m in metric_infos if m.judge_fingerprint},
+        metrics=metric_infos,
+        git_sha=git_sha(project.root),
+        started_at=started_at,
+        finished_at=datetime.now(UTC).isoformat(),
+        evalkit_version=evalkit.__version__,
+        totals=totals,
+        shard=shard_text,
+        extra={"errors": describe_errors(outputs), "calls": client.stats()},
+    )
+    run = Run.from_rows(
+        manifest,
+        outputs,
+        score_rows,
+        groups={c.id: c.group for c in golden.cases if c.group is not None},
+        tags={c.id: list(c.tags) for c in golden.cases},
+    )
+    location = store.write_run(run)
+    store.clear_journal(key)
     return run.at(location)
 
 
@@ -218,7 +244,7 @@ def run_suite(
             the same way.
         ConfigError: ``samples`` or ``concurrency`` out of range, or a check of
             :mod:`evalkit.suite_check` failed (before any call).
-        GoldenSetError, NotFoundError: input the user must fix.
+        TemplateError, GoldenSetError, NotFoundError: input the user must fix.
     """
     return asyncio.run(
         arun_suite(

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evalkit.errors import ConfigError, NotFoundError, Problem
 from evalkit.records import MetricKind
-from evalkit.util.crash import describe_error as describe_error  # re-exported for scorers
 
 if TYPE_CHECKING:
     from evalkit.config import ProjectConfig, SuiteConfig
@@ -263,6 +262,12 @@ def checked(result: Score, name: str) -> Score:
     if result.value is None and not result.error:
         return Score(None, error=f"{name} returned no value", rationale=result.rationale)
     return result
+
+
+def describe_error(err: BaseException) -> str:
+    """Returns ``err`` as one short line: type and message."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
 
 
 def expected_answers(expected: Any) -> list[str]:

@@ -27,8 +27,9 @@ _PATH_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 def describe_error(err: BaseException) -> str:
     """Returns ``err`` as one short line: its type and the first line of its message."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
+    from evalkit.scorers.base import describe_error as one_line  # the one formatter
+
+    return one_line(err)
 
 
 def classify(err: BaseException) -> tuple[int, str] | None:
