@@ -97,15 +97,15 @@ class InfrastructureError(EvalkitError):
     exit_code = 3
 
 
-class ServerStartError(InfrastructureError):
-    """The embedded model server did not start or did not answer in time."""
-
-
 class DamagedStateError(InfrastructureError):
     """A file evalkit stored (a run folder, the call cache) is missing or unreadable.
 
     The message names the file and how to recover (another run, ``--no-cache``).
     """
+
+
+class ServerStartError(InfrastructureError):
+    """The embedded model server did not start or did not answer in time."""
 
 
 # ---------------------------------------------------------------- scoring

@@ -242,9 +242,9 @@ def run_suite(
     Raises:
         InfrastructureError: the SUT failed on every call, or the first calls all failed
             the same way.
+        TemplateError, GoldenSetError, NotFoundError: input the user must fix.
         ConfigError: ``samples`` or ``concurrency`` out of range, or a check of
             :mod:`evalkit.suite_check` failed (before any call).
-        TemplateError, GoldenSetError, NotFoundError: input the user must fix.
     """
     return asyncio.run(
         arun_suite(
