@@ -263,7 +263,9 @@ def test_baseline_update_refuses_a_run_with_too_many_errors(
     openai_server: FakeOpenAIServer, pinned: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     openai_server.configure(faults=[{"status": 400, "times": 3}])  # 3 of 12: 25% > 10%
-    assert _run(pinned, "--no-cache") == 0
+    # The run is stored either way; its own exit status for a partial run is issue 14's.
+    assert _run(pinned, "--no-cache") in (0, 3)
+    assert len(list((pinned.parent / "runs").glob("2*"))) == 1
     _refused(pinned, "latest", capsys, "3 of 12 cases have no answer from the SUT")
 
 
