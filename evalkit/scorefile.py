@@ -135,12 +135,7 @@ def load_score_file(path: str | Path, *, suite: str = "scores") -> Run:
     if not file.is_file():
         raise NotFoundError(f"{file}: no such score file")
     name = str(file)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InvalidInputError(
-            [Problem(name, None, f"not a text file (not UTF-8 at byte {err.start}); {_HINT}")]
-        ) from err
+    text = file.read_text(encoding="utf-8-sig")
     rows = _csv_rows(text, name) if file.suffix.lower() == ".csv" else _jsonl_rows(text, name)
 
     problems: list[Problem] = []

@@ -121,7 +121,7 @@ def _warnings_as_lines(prefix: str) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status (never 1 unless the gate failed)."""
+    """Runs the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "verb", None):
