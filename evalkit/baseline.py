@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from pydantic import ValidationError
 from evalkit.errors import InvalidInputError, NotFoundError, Problem
 from evalkit.records import SCORE_COLUMNS, Output, Run, RunManifest, outputs_frame
 from evalkit.util.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from evalkit.config import SuiteConfig
 
 FORMAT_VERSION = 1
 HEADER_KEY = "evalkit_baseline"
@@ -100,6 +103,59 @@ def baseline_text(run: Run) -> str:
     return "\n".join([json.dumps(header, ensure_ascii=False), *_case_lines(run)]) + "\n"
 
 
+def pin_refusals(run: Run, suite: SuiteConfig, golden_fingerprint: str | None) -> list[str]:
+    """Returns why ``run`` must not replace ``suite``'s committed baseline (empty: pin it).
+
+    A baseline is what every later run is judged against, so a run is refused when it
+    has no cases, is one shard of a suite, was made from another version of the golden
+    set (``golden_fingerprint`` is the current one; None: unknown, not checked), or has
+    more cases without an answer, or unscored on a gating metric, than the suite's
+    ``gate.max_unscored_share`` (the limit the gate itself applies).
+    """
+    from evalkit.scorefile import UNKNOWN_FINGERPRINT
+
+    manifest = run.manifest
+    output_cases = set(run.outputs["case_id"].astype(str)) if len(run.outputs) else set()
+    score_cases = set(run.scores["case_id"].astype(str)) if len(run.scores) else set()
+    if not output_cases | score_cases:
+        return [f"run {manifest.run_id} has no cases"]
+    reasons = []
+    if manifest.shard:
+        reasons.append(
+            f"run {manifest.run_id} is shard {manifest.shard}, not the whole suite; "
+            "`evalkit merge` the shard runs and pin the merged run"
+        )
+    known = golden_fingerprint is not None and manifest.golden_fingerprint != UNKNOWN_FINGERPRINT
+    if known and manifest.golden_fingerprint != golden_fingerprint:
+        reasons.append(
+            f"run {manifest.run_id} was made from another version of the golden set "
+            f"({manifest.golden_fingerprint}; {suite.golden} is now {golden_fingerprint}); "
+            "run the suite again"
+        )
+    limit = suite.gate.max_unscored_share
+    if output_cases:
+        answered = run.outputs["text"].notna() & run.outputs["error"].isna()
+        failed = output_cases - set(run.outputs.loc[answered, "case_id"].astype(str))
+        if len(failed) / len(output_cases) > limit:
+            reasons.append(
+                f"{len(failed)} of {len(output_cases)} cases have no answer from the SUT "
+                f"(more than max_unscored_share {limit:.0%})"
+            )
+    gating = {m.name for m in manifest.metrics if m.gate} if manifest.metrics else None
+    if score_cases:
+        case_means = run.scores.groupby(["metric", "case_id"], sort=True)["value"].mean()
+        for metric, values in case_means.groupby(level=0, sort=True):
+            if gating is not None and metric not in gating:
+                continue
+            unscored = int(values.isna().sum())
+            if unscored / len(values) > limit:
+                reasons.append(
+                    f"{metric}: {unscored} of {len(values)} cases unscored (more than "
+                    f"max_unscored_share {limit:.0%})"
+                )
+    return reasons
+
+
 def write_baseline(run: Run, path: str | Path) -> Path:
     """Writes ``run`` as a baseline file at ``path`` atomically; returns the path."""
     target = Path(path)
@@ -112,11 +168,11 @@ def is_baseline_file(path: str | Path) -> bool:
     file = Path(path)
     if not file.is_file():
         return False
-    with file.open(encoding="utf-8") as handle:
-        first = handle.readline()
     try:
+        with file.open(encoding="utf-8") as handle:
+            first = handle.readline()
         header = json.loads(first)
-    except json.JSONDecodeError:
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(header, dict) and HEADER_KEY in header
 
@@ -159,7 +215,12 @@ def load_baseline(path: str | Path) -> Run:
             f"{file}: no such baseline file; pin one with `evalkit baseline update`"
         )
     name = str(file)
-    lines = file.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(
+            [Problem(name, None, f"not an evalkit baseline: not UTF-8 text (byte {err.start})")]
+        ) from err
     if not lines:
         raise InvalidInputError([Problem(name, 1, "empty file: not an evalkit baseline")])
     manifest = _parse_header(lines[0], name)

@@ -151,6 +151,36 @@ class SuiteConfig(_Strict):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, value: list[MetricSpec]) -> list[MetricSpec]:
+        # Scores are stored by metric name: a second metric of the same name would be
+        # filed under the first one's.
+        seen: set[str] = set()
+        for spec in value:
+            if spec.name in seen:
+                raise ValueError(
+                    f"two metrics are named {spec.name!r}; give each its own name (use "
+                    "`scorer` to run the same scorer twice with different params)"
+                )
+            seen.add(spec.name)
+        return value
+
+    def with_changes(self, **changes: Any) -> SuiteConfig:
+        """Returns a copy with ``changes`` applied and validated like the config file.
+
+        ``sut`` may be a dict of SUT fields to change. Command-line overrides go through
+        here, so ``--samples 0`` fails exactly as ``samples = 0`` does (ConfigError).
+        """
+        data = self.model_dump()
+        sut_changes = changes.pop("sut", None) or {}
+        data["sut"] = {**data["sut"], **sut_changes}
+        data.update(changes)
+        try:
+            return SuiteConfig.model_validate(data)
+        except ValidationError as err:
+            raise ConfigError(_problems_from(err, "command line", "", "")) from err
+
     @property
     def baseline_path(self) -> str:
         """Returns where the suite's committed baseline lives."""
@@ -209,7 +239,10 @@ def _problems_from(error: ValidationError, source: str, text: str, prefix: str) 
         elif item["type"] == "missing":
             message = f"missing required key {dotted!r}"
         else:
-            message = f"{dotted}: {item['msg']} (got {item.get('input')!r})"
+            shown = repr(item.get("input"))
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            reason = item["msg"].removeprefix("Value error, ")
+            message = f"{dotted}: {reason} (got {shown})"
         problems.append(Problem(source, _line_of(text, key), message))
     return problems
 
@@ -251,7 +284,16 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         return ProjectConfig(source="(no config file)", root=str(Path.cwd()))
     if not file.exists():
         raise NotFoundError(f"{file}: no such config file")
-    text = file.read_text(encoding="utf-8")
+    if file.is_dir():
+        raise ConfigError([Problem(str(file), None, "is a folder, not a config file")])
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            [Problem(str(file), None, f"not a text file (not UTF-8 at byte {err.start})")]
+        ) from err
+    except OSError as err:
+        raise ConfigError([Problem(str(file), None, f"cannot read: {err.strerror}")]) from err
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -272,6 +314,14 @@ def find_config_file(start: Path) -> Path | None:
         if standalone.exists():
             return standalone
         pyproject = folder / "pyproject.toml"
-        if pyproject.exists() and "tool.evalkit" in pyproject.read_text(encoding="utf-8"):
+        if pyproject.is_file() and "tool.evalkit" in _read_loosely(pyproject):
             return pyproject
     return None
+
+
+def _read_loosely(path: Path) -> str:
+    """Returns a file's text for a quick look (undecodable bytes replaced; '' if unreadable)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -6,9 +6,13 @@ Catch :class:`EvalkitError` for everything, or a family for what you care about:
   The CLI prints these as one or two lines (no traceback) and exits 2.
 * :class:`SUTError` — the system under test or a judge model failed. ``retryable`` says
   whether trying again may help.
-* :class:`InfrastructureError` — the run cannot continue (server down, too many errors).
-  The CLI exits 3.
+* :class:`InfrastructureError` — the run cannot continue (server down, too many errors),
+  or something evalkit stored is damaged (:class:`DamagedStateError`). The CLI exits 3.
 * :class:`ScoringError` — a scorer could not score a case; it becomes an unscored row.
+
+Exit status 1 belongs to "the gate failed" alone: no exception maps onto it. An
+:class:`EvalkitError` that is neither the user's to fix nor an infrastructure failure
+(it escaped the code meant to handle it) exits 3, like any unexpected error.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 class EvalkitError(Exception):
     """Base class of every error evalkit raises on purpose."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 # ---------------------------------------------------------------- user input (exit 2)
@@ -93,6 +97,13 @@ class InfrastructureError(EvalkitError):
     exit_code = 3
 
 
+class DamagedStateError(InfrastructureError):
+    """A file evalkit stored (a run folder, the call cache) is missing or unreadable.
+
+    The message names the file and how to recover (another run, ``--no-cache``).
+    """
+
+
 class ServerStartError(InfrastructureError):
     """The embedded model server did not start or did not answer in time."""
 
@@ -116,3 +127,11 @@ class GateError(EvalkitError):
     """The gate cannot decide (e.g. too many unscored cases); an error, never a pass."""
 
     exit_code = 3
+
+
+# ---------------------------------------------------------------- warnings
+
+
+class EvalkitWarning(UserWarning):
+    """Something was wrong but evalkit recovered (a damaged cache set aside, a damaged run
+    skipped); the message says what and where. The CLI prints it as one line."""

@@ -30,6 +30,7 @@ from evalkit.llm import SECRET_PARAMS, ModelClient, close_litellm_clients
 from evalkit.records import MetricInfo, Output, Run, RunManifest, ScoreRow
 from evalkit.runner import compute_totals, describe_errors, generate_outputs
 from evalkit.store import RunStore, run_key
+from evalkit.suite_check import check_suite
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -111,20 +112,53 @@ async def arun_suite(
 ) -> Run:
     """Returns the stored Run of ``suite`` (async; see :func:`run_suite`)."""
     started = time.monotonic()
-    started_at = datetime.now(UTC).isoformat()
+    # Flags and arguments are validated like the config file (samples 0 is an error).
+    suite = suite.with_changes(
+        **{k: v for k, v in (("samples", samples), ("concurrency", concurrency)) if v is not None}
+    )
     golden = shard_cases(load_golden_set(project.path(suite.golden)), shard)
-    n_samples = samples or suite.samples
-    n_concurrency = concurrency or suite.concurrency
+    check_suite(project, suite, golden)  # the checks `evalkit validate` makes, before any call
     shard_text = f"{shard[0]}/{shard[1]}" if shard else None
     store = RunStore(store_root or str(project.path(project.store)))
     key = run_key(
         suite=suite.name,
         golden_fingerprint=golden.fingerprint,
         sut_fingerprint=suite.sut.fingerprint(),
-        samples=n_samples,
+        samples=suite.samples,
         shard=shard_text,
         metrics=[m.name for m in suite.metrics],
     )
+    # An identical run in another process: wait for it, then reuse its answers.
+    with store.run_lock(key):
+        return await _run_locked(
+            project,
+            suite,
+            golden,
+            store,
+            key,
+            started=started,
+            use_cache=use_cache,
+            shard_text=shard_text,
+            progress=progress,
+        )
+
+
+async def _run_locked(
+    project: ProjectConfig,
+    suite: SuiteConfig,
+    golden: GoldenSet,
+    store: RunStore,
+    key: str,
+    *,
+    started: float,
+    use_cache: bool,
+    shard_text: str | None,
+    progress: bool | None,
+) -> Run:
+    """Returns the stored Run: generate (resumable), score, store; under the run's lock."""
+    started_at = datetime.now(UTC).isoformat()
+    n_samples = suite.samples
+    n_concurrency = suite.concurrency
     cache = Cache(project.path(project.cache_dir)) if use_cache else None
     client = ModelClient(cache=cache, rpm=suite.sut.rpm, concurrency=n_concurrency)
     try:
@@ -233,6 +267,9 @@ def run_suite(
         progress: None/True: progress on stderr; False: quiet.
         store_root: the store (default: the project's ``store``).
 
+    An identical run (same suite, golden set, SUT, samples, shard and metrics) going on
+    in another process is waited for, then its answers are reused, not paid for again.
+
     Raises:
         InfrastructureError: the SUT failed on every call, or the first calls all failed
             the same way, or its endpoint went away mid-run (the journal keeps what was
@@ -240,6 +277,8 @@ def run_suite(
         PartialRunError: the run was stored, but more of its calls failed than the
             suite's ``gate.max_unscored_share`` allows (the journal is kept for a resume).
         TemplateError, GoldenSetError, NotFoundError: input the user must fix.
+        ConfigError: ``samples`` or ``concurrency`` out of range, or a check of
+            :mod:`evalkit.suite_check` failed (before any call).
     """
     return asyncio.run(
         arun_suite(

@@ -213,10 +213,7 @@ class _Session:
                         self.project, self.suites[name], self.options, n_suites=len(self.suites)
                     )
                 except Exception as err:  # a bug, not a verdict: report it once, on every item
-                    import traceback
-
-                    detail = "".join(traceback.format_exception(err))
-                    outcome = SuiteOutcome(name, error=detail, error_kind="internal error")
+                    outcome = SuiteOutcome(name, error=_one_line(err), error_kind="internal error")
                 temp = stored.with_suffix(".tmp")
                 temp.write_text(outcome.to_json(), encoding="utf-8")
                 os.replace(temp, stored)
@@ -257,6 +254,28 @@ def pytest_configure(config: pytest.Config) -> None:
         _start(config, names)
     except UserInputError as err:
         raise pytest.UsageError(f"evalkit: {err}") from None
+    except Exception as err:  # infrastructure or a bug: exit 3, never 1 (a failed gate)
+        pytest.exit(f"evalkit: {_one_line(err)}", returncode=EXIT_UNDECIDED)
+
+
+def _one_line(err: BaseException) -> str:
+    """Returns an error as one line; a bug's traceback goes to a file the line names."""
+    from evalkit.util.crash import (
+        classify,
+        internal_error_line,
+        traceback_whereabouts,
+        write_crash_report,
+    )
+
+    known = classify(err)
+    if known is not None:
+        return known[1]
+    if os.environ.get("EVALKIT_DEBUG"):
+        import traceback
+
+        return internal_error_line(err, "traceback:\n" + "".join(traceback.format_exception(err)))
+    where = traceback_whereabouts(write_crash_report(err), debug_hint="EVALKIT_DEBUG=1")
+    return internal_error_line(err, where)
 
 
 def _start(config: pytest.Config, names: list[str]) -> None:

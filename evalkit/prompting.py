@@ -48,6 +48,8 @@ def load_template(path: str) -> jinja2.Template:
         return _environment(str(file.parent.resolve())).get_template(file.name)
     except jinja2.TemplateSyntaxError as err:
         raise TemplateError(f"{path}:{err.lineno}: template syntax error: {err.message}") from err
+    except UnicodeDecodeError as err:
+        raise TemplateError(f"{path}: not a UTF-8 text file (byte {err.start})") from err
 
 
 def template_context(case: GoldenCase) -> dict[str, Any]:
@@ -83,6 +85,10 @@ def render_template(path: str, case: GoldenCase) -> str:
         ) from err
     except jinja2.TemplateError as err:
         raise TemplateError(f"case {case.id!r}: template {path} failed: {err}") from err
+    except Exception as err:  # raised by an expression in the template (e.g. 1 / 0)
+        raise TemplateError(
+            f"case {case.id!r}: template {path} raised {type(err).__name__} while rendering: {err}"
+        ) from err
 
 
 def build_prompt(

@@ -22,15 +22,17 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from evalkit.config import ProjectConfig, SuiteConfig
-from evalkit.errors import InfrastructureError
+from evalkit.errors import EvalkitWarning, InfrastructureError
 from evalkit.golden import GoldenCase, GoldenSet
 from evalkit.llm import ModelClient, ModelRequest, request_summary
 from evalkit.progress import make_progress
@@ -45,39 +47,57 @@ _FSYNC_EVERY_S = 0.5
 
 
 class Journal:
-    """An append-only JSONL file of outputs, durable line by line."""
+    """An append-only JSONL file of outputs, durable line by line.
+
+    Reading skips what a crash or a stray edit can leave behind: a line cut short
+    mid-write, and a well-formed line that is not a whole output row (a missing field, a
+    wrong type). Their cases run again; every intact row is kept. Before the first append,
+    a file that does not end in a newline gets one, so a torn last line is never glued
+    to the next row.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = None
         self._last_sync = time.monotonic()
+        self.skipped_lines = 0
 
     def read(self) -> dict[tuple[str, int], Output]:
-        """Returns the last row per (case, sample) in the journal (a torn last line is skipped)."""
+        """Returns the row per (case, sample): the last successful one, else the last one.
+
+        Unreadable lines are skipped and counted in ``skipped_lines`` (with a warning).
+        """
         rows: dict[tuple[str, int], Output] = {}
+        self.skipped_lines = 0
         if not self.path.exists():
             return rows
-        fields = set(Output.__dataclass_fields__)
         with self.path.open("rb") as handle:
             for raw in handle:
-                try:
-                    data = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue  # a line torn by a crash mid-write
-                if not isinstance(data, dict):
+                if not raw.strip():
                     continue
-                kept = {k: v for k, v in data.items() if k in fields}
-                if isinstance(kept.get("contexts"), list):
-                    kept["contexts"] = tuple(kept["contexts"])
-                output = Output(**kept)
-                rows[(output.case_id, output.sample)] = output
+                output = _journal_row(raw)
+                if output is None:
+                    self.skipped_lines += 1
+                    continue
+                key = (output.case_id, output.sample)
+                if output.ok or key not in rows or not rows[key].ok:
+                    rows[key] = output
+        if self.skipped_lines:
+            warnings.warn(
+                f"{self.path}: skipped {self.skipped_lines} unreadable line(s) (cut short by "
+                "a crash, or not a whole output row); their cases are run again",
+                EvalkitWarning,
+                stacklevel=2,
+            )
         return rows
 
     def append(self, output: Output) -> None:
         """Appends one output; data reaches the OS at once, the disk at least every 0.5 s."""
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if _ends_mid_line(self.path):
+                os.write(self._fd, b"\n")  # close a torn last line before the first new row
         row = {name: getattr(output, name) for name in OUTPUT_COLUMNS}
         line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode("utf-8"))
@@ -98,6 +118,31 @@ class Journal:
         self.close()
         if self.path.exists():
             self.path.unlink()
+
+
+_OUTPUT_ADAPTER: TypeAdapter[Output] = TypeAdapter(Output)
+
+
+def _journal_row(raw: bytes) -> Output | None:
+    """Returns the Output on one journal line, or None if it is not a whole, valid row
+    (cut short by a crash, a field missing, a field of the wrong type)."""
+    try:
+        # Strict: the runner writes exact types, so anything else is damage, not data.
+        return _OUTPUT_ADAPTER.validate_json(raw, strict=True)
+    except ValidationError:
+        return None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Returns True when ``path`` is non-empty and its last byte is not a newline."""
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

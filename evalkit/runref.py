@@ -41,7 +41,12 @@ def load_run_ref(ref: str, config: ProjectConfig | None, *, store_root: str | No
         if is_baseline_file(path):
             return load_baseline(path)
         if is_score_file(path):
-            return load_score_file(path)
+            try:
+                return load_score_file(path)
+            except UnicodeDecodeError as err:  # a binary file named .jsonl/.csv
+                raise UserInputError(
+                    f"{ref}: not a score file: not UTF-8 text (byte {err.start})"
+                ) from err
         raise UserInputError(
             f"{ref}: not a baseline or score file; a score file is .jsonl or .csv with "
             "columns case_id, metric, value"

@@ -16,6 +16,14 @@ an incomplete write, never listed or loaded.
 
 Run ids sort by time: ``YYYYmmddTHHMMSSmmmZ-<suite>-<random>``; the random suffix keeps
 them unique under concurrent writers (parallel shards, xdist workers).
+
+A run folder that cannot be read (no or a damaged manifest, a missing or truncated table)
+raises :class:`~evalkit.errors.DamagedStateError` naming the file; ``latest`` skips such
+runs with a warning and takes the newest run that loads.
+
+Two identical runs (same :func:`run_key`) started at once share one journal: the second
+waits on :meth:`RunStore.run_lock` until the first has stored its run, then finds every
+answer in the cache (or, after a crash, in the journal) instead of paying for it again.
 """
 
 from __future__ import annotations
@@ -26,11 +34,15 @@ import os
 import re
 import secrets
 import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.errors import NotFoundError
+from evalkit.errors import DamagedStateError, EvalkitWarning, InfrastructureError, NotFoundError
 from evalkit.records import OUTPUT_COLUMNS, SCORE_COLUMNS, Run, RunManifest, row_columns
 from evalkit.util.arrow_table import table_from_columns
 
@@ -107,6 +119,34 @@ class RunStore:
         folder = self.journal_root / key
         shutil.rmtree(folder, ignore_errors=True)
 
+    @contextmanager
+    def run_lock(self, key: str) -> Iterator[None]:
+        """Holds the lock of run ``key``; waits (saying so on stderr) while another process
+        runs the same suite with the same settings, so the two never both pay for a call.
+
+        The lock file sits beside the journal folder, not in it: clearing the journal must
+        not delete a lock another process is waiting on. An OS lock (flock) is released
+        when its process dies, so a crashed run never leaves it stuck.
+        """
+        from filelock import FileLock, Timeout
+
+        self.journal_root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.journal_root / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(
+                f"evalkit: an identical run ({key}) is in progress in another process; "
+                "waiting for it to finish, then this run reuses its answers",
+                file=sys.stderr,
+                flush=True,
+            )
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
     # ------------------------------------------------------------ write
 
     def write_run(self, run: Run) -> str:
@@ -127,12 +167,20 @@ class RunStore:
                 handle.write(manifest_text)
             return target
         root = Path(self.root)
-        root.mkdir(parents=True, exist_ok=True)
-        final = root / run_id
-        if final.exists():
-            raise FileExistsError(f"run {run_id} already exists in {root}")
-        temp = root / f".tmp-{run_id}-{secrets.token_hex(4)}"
-        temp.mkdir()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            final = root / run_id
+            if final.exists():
+                raise FileExistsError(f"run {run_id} already exists in {root}")
+            temp = root / f".tmp-{run_id}-{secrets.token_hex(4)}"
+            temp.mkdir()
+        except OSError as err:
+            from evalkit.util.crash import describe_os_error
+
+            raise InfrastructureError(
+                f"cannot store run {run_id} in {root}: {describe_os_error(err)} "
+                "(the store is the --store flag or the config's `store` key)"
+            ) from err
         try:
             for name, table in tables.items():
                 pq.write_table(table, temp / name)
@@ -150,7 +198,10 @@ class RunStore:
     # ------------------------------------------------------------ read
 
     def list_runs(self, suite: str | None = None) -> list[RunManifest]:
-        """Returns the manifests of complete runs, newest first (optionally of one suite)."""
+        """Returns the manifests of complete runs, newest first (optionally of one suite).
+
+        A folder whose manifest cannot be read is not a complete run and is left out.
+        """
         manifests = []
         for location in self._run_locations():
             try:
@@ -165,22 +216,56 @@ class RunStore:
         return manifests
 
     def load_run(self, ref: str) -> Run:
-        """Returns the run ``ref``: a run id, a run folder, ``latest`` or ``latest:<suite>``."""
-        location = self._locate(ref)
-        manifest = RunManifest.model_validate_json(self._read_text(f"{location}/{MANIFEST}"))
-        outputs = self._read_table(f"{location}/{OUTPUTS}")
-        scores = self._read_table(f"{location}/{SCORES}")
-        cases = self._read_table(f"{location}/{CASES}")
+        """Returns the run ``ref``: a run id, a run folder, ``latest`` or ``latest:<suite>``.
+
+        Raises:
+            NotFoundError: there is no such run.
+            DamagedStateError: the run's folder exists but a file in it is missing or
+                unreadable (the message names it). ``latest`` skips damaged runs instead,
+                with a warning.
+        """
+        if ref == "latest" or ref.startswith("latest:"):
+            suite = ref.split(":", 1)[1] if ":" in ref else None
+            for manifest in self.list_runs(suite):
+                try:
+                    return self._load(self.run_dir(manifest.run_id))
+                except DamagedStateError as err:
+                    warnings.warn(
+                        f"skipping damaged run {manifest.run_id}: {err}", EvalkitWarning, 2
+                    )
+            which = f" of suite {suite!r}" if suite else ""
+            raise NotFoundError(
+                f"no readable stored run{which} in {self.root}; run `evalkit run` first"
+            )
+        return self._load(self._locate(ref))
+
+    def _load(self, location: str) -> Run:
+        manifest_path = f"{location}/{MANIFEST}"
+        try:
+            manifest = RunManifest.model_validate_json(self._read_text(manifest_path))
+        except (OSError, ValueError) as err:
+            raise _damaged(manifest_path, location, err) from err
+        outputs = self._read_table(f"{location}/{OUTPUTS}", location)
+        scores = self._read_table(f"{location}/{SCORES}", location)
+        cases = self._read_table(f"{location}/{CASES}", location)
         groups: dict[str, str] = {}
         tags: dict[str, list[str]] = {}
-        for case_id, group, case_tags in zip(
-            cases["case_id"].tolist(), cases["group"].tolist(), cases["tags"].tolist(), strict=True
-        ):
-            if isinstance(group, str):
-                groups[str(case_id)] = group
-            tags[str(case_id)] = [str(t) for t in case_tags] if case_tags is not None else []
-        if "value" in scores:
-            scores["value"] = scores["value"].astype("float64")
+        try:
+            for case_id, group, case_tags in zip(
+                cases["case_id"].tolist(),
+                cases["group"].tolist(),
+                cases["tags"].tolist(),
+                strict=True,
+            ):
+                if isinstance(group, str):
+                    groups[str(case_id)] = group
+                tags[str(case_id)] = [str(t) for t in case_tags] if case_tags is not None else []
+        except (KeyError, TypeError, ValueError) as err:
+            raise _damaged(f"{location}/{CASES}", location, err) from err
+        missing = [c for c in ("case_id", "sample", "metric", "value") if c not in scores]
+        if missing:
+            raise _damaged(f"{location}/{SCORES}", location, ValueError(f"no column(s) {missing}"))
+        scores["value"] = scores["value"].astype("float64")
         return Run(manifest, outputs, scores, location=location, groups=groups, tags=tags)
 
     def delete_run(self, run_id: str) -> None:
@@ -237,6 +322,13 @@ class RunStore:
                 return candidate
         elif (Path(candidate) / MANIFEST).is_file():
             return candidate
+        for folder in (as_path, Path(candidate)) if not self.remote else ():
+            if "://" not in ref and folder.is_dir() and _looks_like_run(folder):
+                raise DamagedStateError(
+                    f"{folder / MANIFEST}: missing or not a file; {folder} is an incomplete "
+                    "or damaged run (a run's manifest is written last): run the suite again, "
+                    "or delete the folder"
+                )
         raise NotFoundError(
             f"no run {ref!r} in {self.root} (give a run id, a run folder, 'latest' or "
             "'latest:<suite>'; `evalkit history` lists runs)"
@@ -249,13 +341,53 @@ class RunStore:
                 return text
         return Path(location).read_text(encoding="utf-8")
 
-    def _read_table(self, location: str) -> pd.DataFrame:
+    def _read_table(self, location: str, run_location: str) -> pd.DataFrame:
         import pandas as pd
+        import pyarrow as pa
 
-        if self.remote:
-            with self._fs.open(location, "rb") as handle:
-                return pd.read_parquet(handle)
-        return pd.read_parquet(location)
+        try:
+            if self.remote:
+                with self._fs.open(location, "rb") as handle:
+                    return pd.read_parquet(handle)
+            if Path(location).is_dir():  # pandas would read a folder as an empty dataset
+                raise IsADirectoryError(21, "a folder, not a Parquet file", location)
+            return pd.read_parquet(location)
+        except (
+            OSError,  # missing, a folder, unreadable; includes pyarrow's ArrowIOError
+            ValueError,  # ArrowInvalid: not Parquet, truncated, a bad footer
+            pa.ArrowNotImplementedError,
+            pa.ArrowTypeError,
+            pa.ArrowSerializationError,
+        ) as err:
+            # Not ArrowKeyError or ArrowMemoryError: those are the process's, not the file's.
+            raise _damaged(location, run_location, err) from err
+
+
+def _looks_like_run(folder: Path) -> bool:
+    """Returns True when ``folder`` holds any of a run's files (but maybe not all)."""
+    return any((folder / name).exists() for name in (MANIFEST, OUTPUTS, SCORES, CASES))
+
+
+def _damaged(file: str, run_location: str, err: BaseException) -> DamagedStateError:
+    """Returns the error for an unreadable file of a stored run, naming the file."""
+    from pydantic import ValidationError
+
+    from evalkit.util.crash import describe_error
+
+    if isinstance(err, FileNotFoundError):
+        what = "missing"
+    elif isinstance(err, ValidationError):
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        what = f"damaged ({field + ': ' if field else ''}{first['msg']})"
+    elif isinstance(err, OSError) and not isinstance(err, UnicodeError):
+        what = f"cannot be read ({err.strerror or describe_error(err)})"
+    else:
+        what = f"damaged ({describe_error(err)})"
+    return DamagedStateError(
+        f"{file}: {what}; the run in {run_location} cannot be loaded: run the suite again "
+        "(or delete that folder)"
+    )
 
 
 def _column_types() -> dict[str, pa.DataType]:

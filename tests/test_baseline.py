@@ -110,12 +110,24 @@ def test_bad_baseline_files_name_the_file_and_line(tmp_path: Path) -> None:
     assert not is_baseline_file(not_baseline)
 
 
-def _project(tmp_path: Path) -> Path:
+def _project(tmp_path: Path, gate: str = "") -> Path:
     (tmp_path / "golden_sets").mkdir()
+    (tmp_path / "golden_sets" / "qa.jsonl").write_text(
+        '{"id": "a-case", "input": "a"}\n{"id": "b-case", "input": "b"}\n', encoding="utf-8"
+    )
     (tmp_path / "evalkit.toml").write_text(
-        '[suites.qa]\ngolden = "golden_sets/qa.jsonl"\n', encoding="utf-8"
+        f'[suites.qa]\ngolden = "golden_sets/qa.jsonl"\n{gate}', encoding="utf-8"
     )
     return tmp_path
+
+
+def _of_golden_set(run: Run, project: Path) -> Run:
+    """Returns ``run`` as made from the project's golden set (its fingerprint)."""
+    from evalkit.golden import load_golden_set
+
+    fingerprint = load_golden_set(project / "golden_sets" / "qa.jsonl").fingerprint
+    manifest = run.manifest.model_copy(update={"golden_fingerprint": fingerprint})
+    return Run(manifest, run.outputs, run.scores, tags=run.tags, groups=run.groups)
 
 
 def test_cli_baseline_update_pins_a_stored_run_and_show_summarises_it(
@@ -123,9 +135,10 @@ def test_cli_baseline_update_pins_a_stored_run_and_show_summarises_it(
 ) -> None:
     from evalkit.store import RunStore
 
-    project = _project(tmp_path)
+    # sample_run leaves 1 of 2 cases unscored on "correct": within a limit of 50%.
+    project = _project(tmp_path, "[suites.qa.gate]\nmax_unscored_share = 0.5\n")
     monkeypatch.chdir(project)
-    run = sample_run()
+    run = _of_golden_set(sample_run(), project)
     RunStore(project / ".evalkit" / "runs").write_run(run)
     assert main(["baseline", "update", "qa", "--from", run.manifest.run_id]) == 0
     target = project / "golden_sets" / "qa.baseline.jsonl"

@@ -4,8 +4,11 @@ Every verb lives in its own module ``evalkit.cli.<verb>`` exposing ``register(su
 (add its parser) and ``run(args) -> int``. Modules import heavy libraries inside
 ``run`` so ``evalkit --help`` stays fast.
 
-Exit status everywhere: 0 success, 1 the gate failed, 2 a usage or input error (one or
-two readable lines, no traceback), 3 an infrastructure failure.
+Exit status everywhere: 0 success, 1 the gate failed (and nothing else), 2 a usage or
+input error (one or two readable lines, no traceback), 3 an infrastructure failure,
+damaged stored state, or an unexpected internal error. An internal error prints one
+line saying what happened and where its full traceback was written; ``evalkit --debug
+VERB ...`` (or ``EVALKIT_DEBUG=1``) prints the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,12 +18,22 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
+from typing import Any, TextIO
 
 import evalkit
 from evalkit._offline import apply_cli_defaults
-from evalkit.errors import EvalkitError, InfrastructureError, UserInputError
+from evalkit.errors import EvalkitWarning
+from evalkit.util.crash import (
+    classify,
+    internal_error_line,
+    traceback_whereabouts,
+    write_crash_report,
+)
 
 VERBS = [
     "validate",
@@ -67,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"evalkit {evalkit.__version__}")
     parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the full traceback of an unexpected error (also: EVALKIT_DEBUG=1)",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         help="pyproject.toml or evalkit.toml to read (default: the nearest one found "
@@ -78,6 +96,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _warnings_as_lines(prefix: str) -> Iterator[None]:
+    """Shows evalkit's own warnings (a damaged cache set aside, a damaged run skipped) as
+    one line each; other warnings are shown as before."""
+    previous = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, EvalkitWarning):
+            print(f"{prefix}: warning: {message}", file=file or sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     apply_cli_defaults()  # evalkit's own process: its dependencies kept off the network
@@ -86,27 +130,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2
-    debug = bool(os.environ.get("EVALKIT_DEBUG"))
+    debug = bool(args.debug or os.environ.get("EVALKIT_DEBUG"))
+    prefix = f"evalkit {args.verb}"
     try:
-        return int(args.handler(args))
-    except UserInputError as err:
-        if debug:
-            raise
-        print(f"evalkit {args.verb}: {err}", file=sys.stderr)
-        return 2
-    except InfrastructureError as err:
-        if debug:
-            raise
-        print(f"evalkit {args.verb}: {err}", file=sys.stderr)
-        return 3
-    except EvalkitError as err:
-        if debug:
-            raise
-        print(f"evalkit {args.verb}: {err}", file=sys.stderr)
-        return err.exit_code
+        with _warnings_as_lines(prefix):
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("evalkit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as err:
+        return _failed(err, prefix, debug=debug, argv=argv)
+
+
+def _failed(err: Exception, prefix: str, *, debug: bool, argv: Sequence[str] | None) -> int:
+    """Prints one line for ``err`` (the traceback too with --debug); returns 2 or 3."""
+    known = classify(err)
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    if known is not None:
+        status, message = known
+        print(f"{prefix}: {message}", file=sys.stderr)
+        return status
+    if debug:
+        where = "its traceback is above"
+    else:
+        command: list[Any] = ["evalkit", *(argv if argv is not None else sys.argv[1:])]
+        report = write_crash_report(err, [str(part) for part in command])
+        where = traceback_whereabouts(report, debug_hint="`evalkit --debug VERB ...`")
+    print(f"{prefix}: {internal_error_line(err, where)}", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from evalkit.errors import UserInputError
+
+if TYPE_CHECKING:
+    from evalkit.config import ProjectConfig, SuiteConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,10 +27,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "update",
         help="pin RUN as SUITE's baseline",
         description="Write RUN (a stored run id, 'latest', 'latest:<suite>', a run "
-        "directory, or a JSONL/CSV score file) as SUITE's baseline file, atomically.",
+        "directory, or a JSONL/CSV score file) as SUITE's baseline file, atomically. "
+        "A run that would make a bad baseline is refused (exit 2, the committed file "
+        "unchanged) unless --force: no cases, one shard, another version of the golden "
+        "set, or more unscored cases than the suite's gate.max_unscored_share.",
     )
     update.add_argument("suite", metavar="SUITE")
     update.add_argument("--from", dest="source", metavar="RUN", required=True)
+    update.add_argument(
+        "--force",
+        action="store_true",
+        help="pin RUN even if it would be refused (no cases, a shard, another version of "
+        "the golden set, more unscored cases than the gate's max_unscored_share); the "
+        "reasons are still printed",
+    )
     update.set_defaults(handler=run)
     show = actions.add_parser("show", help="summarise SUITE's baseline")
     show.add_argument("suite", metavar="SUITE")
@@ -34,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from evalkit.baseline import write_baseline
+    from evalkit.baseline import pin_refusals, write_baseline
     from evalkit.config import load_config
     from evalkit.runref import load_run_ref as load_side
 
@@ -47,6 +61,14 @@ def _update(args: argparse.Namespace) -> int:
             f"run {run.manifest.run_id} belongs to suite {run.manifest.suite!r}, not "
             f"{suite.name!r}; pin a run of this suite"
         )
+    reasons = pin_refusals(run, suite, _golden_fingerprint(config, suite))
+    if reasons and not args.force:
+        raise UserInputError(
+            f"refusing to pin run {run.manifest.run_id} as the baseline of {suite.name} "
+            f"({path} is unchanged): " + "; ".join(reasons) + " (--force pins it anyway)"
+        )
+    for reason in reasons:
+        print(f"evalkit baseline: warning: pinned anyway (--force): {reason}", file=sys.stderr)
     if run.manifest.status != "complete":
         print(
             f"evalkit baseline: warning: run {run.manifest.run_id} is {run.manifest.status}, "
@@ -61,6 +83,13 @@ def _update(args: argparse.Namespace) -> int:
         f"({n_cases} cases, {n_metrics} metrics); commit it with the golden set"
     )
     return 0
+
+
+def _golden_fingerprint(config: ProjectConfig, suite: SuiteConfig) -> str:
+    """Returns the fingerprint of the suite's golden set as it is now."""
+    from evalkit.golden import load_golden_set
+
+    return load_golden_set(config.path(suite.golden)).fingerprint
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -19,19 +19,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Prints cache info or clears it; returns 0."""
-    from evalkit.cache import Cache
+    """Prints cache info or clears it; returns 0 (clear works even on a damaged cache)."""
+    from evalkit.cache import Cache, clear_cache
     from evalkit.config import load_config
 
-    folder = args.dir or str(load_config(args.config).path(load_config(args.config).cache_dir))
+    if args.dir:
+        folder = args.dir
+    else:
+        config = load_config(args.config)
+        folder = str(config.path(config.cache_dir))
+    if args.action == "clear":
+        removed, path = clear_cache(folder)
+        if removed is None:
+            print(f"removed the unreadable call cache {path}")
+        else:
+            print(f"cleared {removed} cached call(s) from {path}")
+        return 0
     cache = Cache(folder)
     try:
-        if args.action == "clear":
-            removed = cache.clear()
-            print(f"cleared {removed} cached call(s) from {cache.path}")
-        else:
-            info = cache.info()
-            print(f"{info['path']}: {info['entries']} cached call(s), {info['bytes']} bytes")
+        info = cache.info()
     finally:
         cache.close()
+    print(f"{info['path']}: {info['entries']} cached call(s), {info['bytes']} bytes")
+    for copy in info["damaged"]:
+        print(f"  set aside as damaged: {copy} (`evalkit cache clear` deletes it)")
     return 0

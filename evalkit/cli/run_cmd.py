@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _suite_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     """Returns (project, suite) for a configured suite or an ad-hoc one from flags."""
-    from evalkit.config import MetricSpec, ProjectConfig, SuiteConfig, SUTConfig, load_config
+    from evalkit.config import ProjectConfig, SuiteConfig, load_config
     from evalkit.errors import UserInputError
 
     if args.suite and args.golden:
@@ -69,27 +69,26 @@ def _suite_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         overrides["prompt"] = str(Path(args.prompt).resolve())
     if args.callable:
         overrides["callable"] = args.callable
+    # Flags are validated like the config file: --samples 0, --concurrency -5, a --callable
+    # without a colon or a repeated --metric are errors (exit 2), never silently coerced.
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (("samples", args.samples), ("concurrency", args.concurrency))
+        if v is not None
+    }
+    if args.metric:
+        changes["metrics"] = [{"name": m} for m in args.metric]
     if args.suite:
         project = load_config(args.config)
-        suite = project.suite(args.suite)
-        if overrides:
-            suite = suite.model_copy(update={"sut": suite.sut.model_copy(update=overrides)})
-        if args.metric:
-            suite = suite.model_copy(update={"metrics": [MetricSpec(name=m) for m in args.metric]})
+        suite = project.suite(args.suite).with_changes(sut=overrides, **changes)
         return project, suite
     try:
         project = load_config(args.config)
     except UserInputError:
         project = ProjectConfig(source="(flags)", root=str(Path.cwd()))
     golden = Path(args.golden).resolve()
-    sut = SUTConfig.model_validate(overrides)
-    suite = SuiteConfig(
-        name=golden.stem.removesuffix(".jsonl"),
-        golden=str(golden),
-        sut=sut,
-        metrics=[MetricSpec(name=m) for m in args.metric],
-    )
-    return project, suite
+    suite = SuiteConfig(name=golden.stem.removesuffix(".jsonl"), golden=str(golden))
+    return project, suite.with_changes(sut=overrides, **changes)
 
 
 def run(args: argparse.Namespace) -> int:

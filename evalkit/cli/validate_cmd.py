@@ -16,8 +16,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="check golden sets and config: every problem, as file:line",
         description="Check golden sets (.jsonl or a local HF dataset), config files "
         "(pyproject.toml, evalkit.toml) and labelled sets. Lists every problem as "
-        "file:line: message and exits 2 if there is any. With no PATH, checks the "
-        "project config and every suite's golden set.",
+        "file:line: message and exits 2 if there is any. A config file is checked as "
+        "`evalkit run` checks it before its first call: every suite's golden set, prompt "
+        "templates rendered for every case, callable SUT, scorer names and params, judges "
+        "and folders. With no PATH, checks the project config.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH")
     parser.set_defaults(handler=run)
@@ -26,15 +28,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _check(path: Path) -> tuple[list[Problem], str]:
     from evalkit.config import load_config
     from evalkit.golden import load_golden_set
+    from evalkit.suite_check import suite_problems
 
     try:
         if path.name in ("pyproject.toml", "evalkit.toml") or path.suffix == ".toml":
             config = load_config(path)
             problems: list[Problem] = []
             for suite in config.suites.values():
-                golden = config.path(suite.golden)
-                sub_problems, _ = _check(golden)
-                problems.extend(sub_problems)
+                # The checks `evalkit run` makes before its first call (one rule, one place).
+                problems.extend(suite_problems(config, suite))
             return problems, f"{len(config.suites)} suite(s)"
         if path.name.endswith(".labels.jsonl"):
             from evalkit.calibration_labels import load_labels
@@ -47,6 +49,9 @@ def _check(path: Path) -> tuple[list[Problem], str]:
         return err.problems, ""
     except NotFoundError as err:
         return [Problem(str(path), None, str(err).split(": ", 1)[-1])], ""
+    except (OSError, UnicodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        return [Problem(str(path), None, f"cannot be read: {reason}")], ""
 
 
 def run(args: argparse.Namespace) -> int:

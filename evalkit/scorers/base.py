@@ -22,6 +22,7 @@ import asyncio
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -448,7 +449,7 @@ def create_scorer(
         ) from err
     try:
         built = factory(**options)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, re.error) as err:  # re.error: e.g. a bad regex pattern
         raise ConfigError([Problem(context.source, None, f"{label}: {err}")]) from err
     if metric and built.name != metric:
         built.name = metric
