@@ -220,3 +220,40 @@ def test_deepeval_answer_relevancy_on_a_text_judge_gets_one_verdict_slot_per_sta
     assert openai_server.stats()["completions"] == 2
     schema = deepeval_verdicts("Capital?", statements).schema
     assert len(schema["properties"]["verdicts"]["prefixItems"]) == 3
+
+
+@pytest.mark.gemma
+def test_geval_scores_support_answers_on_embedded_gemma(embedded_url: str) -> None:
+    client = ModelClient(cache=None)  # replies the model really produces, not a cache
+    scorer = create_scorer(
+        "geval",
+        {
+            "criteria": "The actual output states the same facts as the expected output.",
+            "evaluation_params": ["input", "actual_output", "expected_output"],
+        },
+        ScorerContext(client=client),
+        metric="correct",
+    )
+    batch = [
+        ScoreInput(
+            "right",
+            0,
+            "How many notebooks can I create on the Free plan?",
+            "You can create up to 3 notebooks.",
+            expected="The Free plan allows up to 3 notebooks.",
+        ),
+        ScoreInput(
+            "wrong",
+            0,
+            "How much does the Plus plan cost?",
+            "The Plus plan is free for students.",
+            expected="Plus costs $6 per month or $60 per year.",
+        ),
+    ]
+    results = score(scorer, batch)
+    for result in results:
+        assert result.value is not None, result.error
+        assert 0.0 <= result.value <= 1.0
+        assert result.rationale  # G-Eval's reason, from the model's JSON
+    assert scorer.steps_generated == 1 and 3 <= len(scorer.steps) <= 4
+    assert client.stats()["judge:deepeval"]["calls"] == 3  # steps once, then one per case

@@ -390,3 +390,47 @@ def test_completion_prompt_schemas_fix_the_statements_and_bound_every_reply() ->
         "context_precision",
         "context_recall",
     }
+
+
+# ---------------------------------------------------------------- the embedded Gemma as judge
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def support_cases(*ids: str, outputs: dict[str, str] | None = None) -> list[ScoreInput]:
+    """Returns support_rag golden cases as score inputs (output: the case's expected answer)."""
+    rows = [json.loads(line) for line in (REPO / "golden_sets/support_rag.jsonl").open()]
+    by_id = {row["id"]: row for row in rows}
+    return [
+        ScoreInput(
+            case_id,
+            0,
+            by_id[case_id]["input"]["question"],
+            (outputs or {}).get(case_id, by_id[case_id]["expected"]),
+            expected=by_id[case_id]["expected"],
+            contexts=tuple(by_id[case_id]["contexts"]),
+        )
+        for case_id in ids
+    ]
+
+
+@pytest.mark.gemma
+def test_faithfulness_scores_support_cases_on_embedded_gemma(embedded_url: str) -> None:
+    from evalkit.scorers.completion_prompts import EXAMPLE_MARKERS
+
+    client = ModelClient(cache=None)  # replies the model really produces, not a cache
+    batch = support_cases(
+        "rag-plans-free-notebooks",
+        "rag-plans-plus-price",
+        outputs={"rag-plans-plus-price": "Plus costs $6 per month and includes a free phone."},
+    )
+    results = run("faithfulness", {}, batch, client)
+    for result in results:
+        assert result.value is not None, result.error
+        assert 0.0 <= result.value <= 1.0
+    statements = [json.loads(r.raw or "[]")[0]["statements"] for r in results]
+    assert all(statements), statements
+    # Nothing copied from the few-shot examples (they are about a ferry timetable).
+    text = json.dumps(statements).lower()
+    assert not [marker for marker in EXAMPLE_MARKERS if marker in text], statements
+    assert client.stats()["judge:ragas"]["calls"] == 4  # statements + verdicts, per case
