@@ -157,8 +157,8 @@ def test_deepeval_answer_relevancy_without_statements_is_unscored(
 
 # ---------------------------------------------------------------- base-model (text) judges
 
-TEXT_STEPS = "re:(?s)^Turn the evaluation criteria into 3 or 4.*Steps:\n$"
-TEXT_SCORE = "re:(?s)^Score the test case from 0 to 10.*Actual Output: {}\n.*Reply:\n$"
+TEXT_STEPS = "re:(?s)^Write 3 or 4 short evaluation steps.*Steps:\n$"
+TEXT_SCORE = "re:(?s)^Score from 0 to 10.*Actual Output: {}\n.*Reply:\n$"
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def test_geval_on_a_text_judge_uses_few_shot_prompts_and_deepevals_rescaling(
     assert [r.value for r in results] == pytest.approx([0.8, 0.1])
     stats = openai_server.stats()
     assert stats["completions"] == 3 and stats["chat"] == 0
-    scoring = [p for p in stats["prompts"] if p.startswith("Score the test case")]
+    scoring = [p for p in stats["prompts"] if p.startswith("Score from")]
     # The suite's steps come after the worked examples, one test-case field per line.
     assert all("1. " + steps[0] in p and "Expected Output: Paris\n" in p for p in scoring)
     assert all(16 < budget < 1000 for budget in stats["max_tokens"])
@@ -208,7 +208,7 @@ def test_deepeval_answer_relevancy_on_a_text_judge_gets_one_verdict_slot_per_sta
                 "reply": reply({"statements": statements}),
             },
             {
-                "match": "re:^For each statement, decide",
+                "match": "re:^One verdict per statement",
                 "reply": reply({"verdicts": [{"verdict": v} for v in ("yes", "no", "borderline")]}),
             },
         ]
@@ -230,6 +230,7 @@ def test_geval_scores_support_answers_on_embedded_gemma(embedded_url: str) -> No
         {
             "criteria": "The actual output states the same facts as the expected output.",
             "evaluation_params": ["input", "actual_output", "expected_output"],
+            "judge": {"timeout": 900},  # the embedded server is slow on a loaded machine
         },
         ScorerContext(client=client),
         metric="correct",

@@ -39,7 +39,7 @@ BUDGET_MARGIN = 16
 #: Completion budget for a reply schema with no length bounds (the libraries' own
 #: schemas, sent to chat models): enough for a dozen long list items.
 UNBOUNDED_BUDGET = 4096
-_REASON_CHARS = 100
+_REASON_CHARS = 60
 _STOP = ["\n"]
 
 
@@ -68,6 +68,20 @@ def call_options(prompt: str, response_model: Any) -> tuple[dict[str, Any], dict
         return prompt.schema, {"max_tokens": prompt.max_tokens, "stop": list(_STOP)}
     schema = response_model.model_json_schema()
     return schema, {"max_tokens": reply_token_budget(schema)}
+
+
+def judge_concurrency(model: str, chosen: int | None, suite_default: int | None) -> int:
+    """Returns how many cases a ragas/deepeval scorer judges at once.
+
+    ``chosen`` (the metric's ``concurrency``) wins; else the embedded model gets 1: its
+    llama.cpp server answers one request at a time, so more in flight only queue at the
+    server, where the waiting counts against each call's timeout. Else the suite's.
+    """
+    if chosen:
+        return chosen
+    if model == "embedded":
+        return 1
+    return suite_default or 8
 
 
 # ---------------------------------------------------------------- budgets
@@ -167,7 +181,7 @@ def _one_line(text: str) -> str:
 def _statement_limits(text: str) -> tuple[int, int]:
     """Returns (most statements, longest statement) for splitting ``text``."""
     clauses = len(_SENTENCE_END.findall(text)) + 1
-    return min(12, 2 * clauses + 1), min(300, len(text) + 40)
+    return min(8, clauses + 1), min(200, len(text) + 20)
 
 
 def _statements_schema(text: str, key: str = "statements") -> dict[str, Any]:
@@ -187,24 +201,13 @@ def _shots(instruction: str, examples: Sequence[tuple[str, Any]], item: str, lab
 # ---------------------------------------------------------------- ragas 0.4.3
 
 _RAGAS_STATEMENTS = (
-    "Break each answer into short statements. Each statement is one fact from the answer, "
-    "written as a full sentence that makes sense on its own, without pronouns. Use only "
-    "what the answer says."
+    "Break the answer into short statements, each one fact from the answer as a full "
+    "sentence without pronouns."
 )
 _RAGAS_STATEMENTS_EXAMPLES = [
     (
-        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am and at 2 pm, from pier 4.",
-        {
-            "statements": [
-                "The ferry leaves at 8 am.",
-                "The ferry leaves at 2 pm.",
-                "The ferry leaves from pier 4.",
-            ]
-        },
-    ),
-    (
-        "Question: Can I take a bike on the ferry?\nAnswer: Yes, bikes travel free.",
-        {"statements": ["A bike can be taken on the ferry.", "Bikes travel free on the ferry."]},
+        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am from pier 4.",
+        {"statements": ["The ferry leaves at 8 am.", "The ferry leaves from pier 4."]},
     ),
 ]
 
@@ -216,30 +219,17 @@ def ragas_statements(data: Any) -> CompletionPrompt:
     return CompletionPrompt(text, _statements_schema(data.answer))
 
 
-_RAGAS_NLI = (
-    "Check each statement against the context. The verdict is 1 if the statement can be "
-    "directly inferred from the context and 0 if it cannot."
-)
+_RAGAS_NLI = "Verdict 1 if the context supports the statement, 0 if it does not."
 _RAGAS_NLI_EXAMPLES = [
     (
-        "Context: The ferry to the island leaves at 8 am and at 2 pm from pier 4. A return "
-        'ticket costs 12 euros.\nStatements: ["The ferry leaves at 8 am.", "A return ticket '
-        'costs 20 euros.", "The ferry has a cafe."]',
+        "Context: The ferry leaves at 8 am from pier 4. Tickets cost 12 euros.\n"
+        'Statements: ["The ferry leaves at 8 am.", "Tickets cost 20 euros."]',
         {
             "statements": [
+                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "verdict": 1},
                 {
-                    "statement": "The ferry leaves at 8 am.",
-                    "reason": "The context gives 8 am as a departure time.",
-                    "verdict": 1,
-                },
-                {
-                    "statement": "A return ticket costs 20 euros.",
-                    "reason": "The context says a return ticket costs 12 euros.",
-                    "verdict": 0,
-                },
-                {
-                    "statement": "The ferry has a cafe.",
-                    "reason": "The context does not mention a cafe.",
+                    "statement": "Tickets cost 20 euros.",
+                    "reason": "The context says 12 euros.",
                     "verdict": 0,
                 },
             ]
@@ -272,17 +262,16 @@ def ragas_nli(data: Any) -> CompletionPrompt:
 
 
 _RAGAS_QUESTION = (
-    "Write the question that the answer replies to. noncommittal is 1 if the answer is "
-    'evasive or vague (such as "I don\'t know" or "it depends") and 0 if it gives a real '
-    "answer."
+    "Write the question the answer replies to; noncommittal is 1 for an evasive or vague "
+    "answer, else 0."
 )
 _RAGAS_QUESTION_EXAMPLES = [
     (
-        "Answer: The ferry leaves at 8 am and at 2 pm.",
+        "Answer: The ferry leaves at 8 am.",
         {"question": "When does the ferry leave?", "noncommittal": 0},
     ),
     (
-        "Answer: I am not sure whether dogs are allowed on the ferry.",
+        "Answer: I am not sure about dogs on the ferry.",
         {"question": "Are dogs allowed on the ferry?", "noncommittal": 1},
     ),
 ]
@@ -292,25 +281,20 @@ def ragas_question(data: Any) -> CompletionPrompt:
     """Returns ragas answer relevancy's question prompt (AnswerRelevanceOutput)."""
     item = f"Answer: {_one_line(data.response)}"
     text = _shots(_RAGAS_QUESTION, _RAGAS_QUESTION_EXAMPLES, item, "Reply")
-    return CompletionPrompt(text, _object(question=_string(150, 5), noncommittal=_BINARY))
+    return CompletionPrompt(text, _object(question=_string(100, 5), noncommittal=_BINARY))
 
 
-_RAGAS_PRECISION = (
-    "Decide whether the context was useful for arriving at the answer to the question. "
-    "The verdict is 1 if it was useful and 0 if it was not."
-)
+_RAGAS_PRECISION = "Verdict 1 if the context was useful for the answer to the question, 0 if not."
 _RAGAS_PRECISION_EXAMPLES = [
     (
-        "Question: How much is a return ticket for the ferry?\n"
-        "Context: A return ticket for the island ferry costs 12 euros; children travel free.\n"
-        "Answer: A return ticket costs 12 euros.",
-        {"reason": "The context gives the price of a return ticket.", "verdict": 1},
+        "Question: How much is a ferry ticket?\nContext: A ferry ticket costs 12 euros.\n"
+        "Answer: 12 euros.",
+        {"reason": "It gives the price.", "verdict": 1},
     ),
     (
-        "Question: How much is a return ticket for the ferry?\n"
-        "Context: The island has two beaches and a lighthouse.\n"
-        "Answer: A return ticket costs 12 euros.",
-        {"reason": "The context does not mention ticket prices.", "verdict": 0},
+        "Question: How much is a ferry ticket?\nContext: The island has a lighthouse.\n"
+        "Answer: 12 euros.",
+        {"reason": "No price in it.", "verdict": 0},
     ),
 ]
 
@@ -326,24 +310,19 @@ def ragas_precision(data: Any) -> CompletionPrompt:
 
 
 _RAGAS_RECALL = (
-    "Split the answer into statements and check each against the context. attributed is "
-    "1 if the context supports the statement and 0 if it does not."
+    "Split the answer into statements; attributed is 1 if the context supports the "
+    "statement, else 0."
 )
 _RAGAS_RECALL_EXAMPLES = [
     (
-        "Question: When does the ferry leave, and how long is the trip?\n"
-        "Context: The ferry to the island leaves at 8 am and at 2 pm from pier 4.\n"
-        "Answer: The ferry leaves at 8 am and 2 pm. The trip takes 40 minutes.",
+        "Question: When does the ferry leave?\nContext: The ferry leaves at 8 am from pier 4.\n"
+        "Answer: At 8 am, and the trip takes 40 minutes.",
         {
             "classifications": [
-                {
-                    "statement": "The ferry leaves at 8 am and 2 pm.",
-                    "reason": "The context gives both departure times.",
-                    "attributed": 1,
-                },
+                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "attributed": 1},
                 {
                     "statement": "The trip takes 40 minutes.",
-                    "reason": "The context does not give the length of the trip.",
+                    "reason": "Not in the context.",
                     "attributed": 0,
                 },
             ]
@@ -400,20 +379,16 @@ def use_ragas_completion_prompts(metric: Any, name: str) -> Any:
 
 # ---------------------------------------------------------------- deepeval 4.3
 
-_GEVAL_STEPS = (
-    "Turn the evaluation criteria into 3 or 4 short evaluation steps that say how to judge "
-    "the listed parts of a test case against each other."
-)
+_GEVAL_STEPS = "Write 3 or 4 short evaluation steps for the criteria."
 _GEVAL_STEPS_EXAMPLES = [
     (
-        "Criteria: Does the actual output give the right departure times for the question?\n"
+        "Criteria: Does the actual output give the right ferry time?\n"
         "Judge: Input and Actual Output",
         {
             "steps": [
-                "Read the question in the input and note which departure it asks about.",
-                "Find the departure times the actual output gives.",
-                "Check that the times answer the question that was asked.",
-                "Give a low score when a time is wrong or missing.",
+                "Read the question in the input.",
+                "Find the time in the actual output.",
+                "Check that the time answers the question.",
             ]
         },
     ),
@@ -424,28 +399,23 @@ def geval_steps(criteria: str, parameters: str) -> CompletionPrompt:
     """Returns G-Eval's evaluation-steps prompt (Steps)."""
     item = f"Criteria: {_one_line(criteria)}\nJudge: {_one_line(parameters)}"
     text = _shots(_GEVAL_STEPS, _GEVAL_STEPS_EXAMPLES, item, "Steps")
-    return CompletionPrompt(text, _object(steps=_list(_string(150, 10), 4, least=3)))
+    return CompletionPrompt(text, _object(steps=_list(_string(100, 10), 4, least=3)))
 
 
 _GEVAL_RESULTS = (
-    "Score the test case from {low} to {high} by following the evaluation steps: {high} "
-    "when it fully meets them and {low} when it does not meet them at all. Give a short "
-    "reason first."
+    "Score from {low} to {high}: {high} if the test case fully meets the evaluation steps, "
+    "{low} if not at all."
 )
-_GEVAL_EXAMPLE_STEPS = (
-    "Evaluation steps:\n1. Check that the actual output answers the question in the input.\n"
-    "2. Check that the departure times are right.\n3. Give a low score for a wrong or "
-    "missing time."
-)
+_GEVAL_EXAMPLE_STEPS = "Evaluation steps:\n1. Check that the ferry time answers the input."
 _GEVAL_EXAMPLES = [
     (
-        "Input: When does the first ferry leave?\nActual Output: The first ferry leaves at 8 am.",
-        "The actual output answers the question with a departure time.",
+        "Input: When does the ferry leave?\nActual Output: At 8 am.",
+        "It gives the time.",
         0.9,
     ),
     (
-        "Input: When does the first ferry leave?\nActual Output: The island has a lighthouse.",
-        "The actual output does not give any departure time.",
+        "Input: When does the ferry leave?\nActual Output: The island has a lighthouse.",
+        "No time given.",
         0.1,
     ),
 ]
@@ -485,23 +455,16 @@ def geval_results(
         item += f"\nAdditional context: {_one_line(_additional_context)}"
     text = _shots(instruction, examples, item, "Reply")
     score = {"type": "integer", "enum": list(range(low, high + 1))}
-    return CompletionPrompt(text, _object(reason=_string(120), score=score))
+    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), score=score))
 
 
 _DEEPEVAL_STATEMENTS = (
-    "Break the text into short statements. Each statement is one fact or claim from the "
-    "text, written as a full sentence. Use only what the text says."
+    "Break the text into short statements, each one fact from the text as a full sentence."
 )
 _DEEPEVAL_STATEMENTS_EXAMPLES = [
     (
-        "Text: The ferry leaves at 8 am and at 2 pm. Tickets cost 12 euros.",
-        {
-            "statements": [
-                "The ferry leaves at 8 am.",
-                "The ferry leaves at 2 pm.",
-                "Tickets cost 12 euros.",
-            ]
-        },
+        "Text: The ferry leaves at 8 am. Tickets cost 12 euros.",
+        {"statements": ["The ferry leaves at 8 am.", "Tickets cost 12 euros."]},
     ),
 ]
 
@@ -518,16 +481,14 @@ def deepeval_statements(actual_output: str) -> CompletionPrompt:
 
 
 _DEEPEVAL_VERDICTS = (
-    'For each statement, decide whether it is relevant to the input: "yes" if it helps '
-    'address the input, "no" if it is irrelevant, "borderline" if it is only supporting '
-    "information. One verdict per statement, in order."
+    'One verdict per statement: "yes" if it is relevant to the input, "no" if not, '
+    '"borderline" if it only supports.'
 )
 _DEEPEVAL_VERDICTS_EXAMPLES = [
     (
         "Input: When does the ferry leave?\n"
-        'Statements: ["The ferry leaves at 8 am.", "The island has a lighthouse.", '
-        '"The ferry trip is short."]',
-        {"verdicts": [{"verdict": "yes"}, {"verdict": "no"}, {"verdict": "borderline"}]},
+        'Statements: ["The ferry leaves at 8 am.", "The island has a lighthouse."]',
+        {"verdicts": [{"verdict": "yes"}, {"verdict": "no"}]},
     ),
 ]
 

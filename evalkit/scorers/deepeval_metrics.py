@@ -39,6 +39,7 @@ from evalkit.scorers.completion_prompts import (
     answer_relevancy_template,
     call_options,
     geval_template,
+    judge_concurrency,
     prompts_fingerprint,
 )
 from evalkit.scorers.judge import (
@@ -302,10 +303,12 @@ def _judge_options(
     concurrency: int | None,
 ) -> dict[str, Any]:
     context = context or ScorerContext()
+    model = resolve_judge_model(context, judge)
+    suite_limit = context.suite.concurrency if context.suite else None
     return {
-        "judge": resolve_judge_model(context, judge),
+        "judge": model,
         "client": context.client,
-        "concurrency": concurrency or (context.suite.concurrency if context.suite else 8),
+        "concurrency": judge_concurrency(model.model, concurrency, suite_limit),
     }
 
 

@@ -45,6 +45,7 @@ from evalkit.scorers.base import (
 )
 from evalkit.scorers.completion_prompts import (
     call_options,
+    judge_concurrency,
     prompts_fingerprint,
     use_ragas_completion_prompts,
 )
@@ -255,7 +256,8 @@ def _ragas_scorer(
     if embedding_model is not None:
         folder = context.cache_dir / "embeddings" if context.cache_dir else None
         embedder = get_embedder(embedding_model, cache_dir=folder)
-    limit = concurrency or (context.suite.concurrency if context.suite else 8)
+    suite_limit = context.suite.concurrency if context.suite else None
+    limit = judge_concurrency(judge_model.model, concurrency, suite_limit)
     return RagasScorer(
         name,
         needs=needs,
@@ -273,7 +275,8 @@ _JUDGE_OPTIONS = """
         judge: a judge in judges/ whose model, mode, api_base and params to use, or a
             table {model, mode, api_base, params, structured, timeout, name}
             (default: the suite's judge, else the embedded Gemma in text mode).
-        concurrency: cases scored at once (default: the suite's concurrency).
+        concurrency: cases scored at once (default: 1 for the embedded model, whose
+            server answers one request at a time; else the suite's concurrency).
 """
 
 
