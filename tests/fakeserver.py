@@ -4,7 +4,8 @@ The server runs in a subprocess (aiohttp), so it answers over a real socket, doe
 share the GIL with the code under test, and survives a ``kill -9`` of the client. It is
 deterministic: answers come from rules (substring or ``re:REGEX`` on the last user message
 or the prompt; a rule's ``replies`` list is cycled per request of the same prompt, for
-flaky answers), else a default reply, else ``"echo: <last 40 chars>"``. A rule may give
+flaky answers; ``"truncate": true`` cuts its reply at the request's ``max_tokens`` with
+finish_reason "length"), else a default reply, else ``"echo: <last 40 chars>"``. A rule may give
 ``tokens`` instead of ``reply``: ``[[token, logprob, {alternative: logprob, ...}], ...]``;
 the reply is the tokens joined, and a request that asks for log-probabilities (chat
 ``logprobs: true``, text ``logprobs: N``) gets them in OpenAI's format. Faults (HTTP
@@ -195,6 +196,7 @@ class _State:
         self.counts: Counter[str] = Counter()
         self.by_fault: Counter[str] = Counter()
         self.prompts: deque[str] = deque(maxlen=1000)
+        self.max_tokens: deque[Any] = deque(maxlen=1000)
         self.prompt_counts: Counter[str] = Counter()
         self.ok_prompt_counts: Counter[str] = Counter()
         self.in_flight = 0
@@ -218,6 +220,7 @@ class _State:
             "ok": self.counts["ok"],
             "by_fault": dict(self.by_fault),
             "prompts": list(self.prompts),
+            "max_tokens": list(self.max_tokens),
             "prompt_counts": dict(self.prompt_counts),
             "ok_prompt_counts": dict(self.ok_prompt_counts),
             "in_flight": self.in_flight,
@@ -281,6 +284,16 @@ def _reply_for(state: _State, text: str) -> str:
     if state.default_reply is not None:
         return state.default_reply
     return f"echo: {text[-40:]}"
+
+
+def _limited(reply: str, rule: dict[str, Any] | None, max_tokens: Any) -> tuple[str, str]:
+    """Returns (reply, finish_reason): a rule with ``"truncate": true`` is cut to the
+    request's ``max_tokens`` (whitespace tokens) with finish_reason "length", as a real
+    server does when the budget runs out."""
+    words = reply.split(" ")
+    if rule and rule.get("truncate") and isinstance(max_tokens, int) and len(words) > max_tokens:
+        return " ".join(words[:max_tokens]), "length"
+    return reply, "stop"
 
 
 def _take_fault(state: _State, text: str) -> dict[str, Any] | None:
@@ -404,7 +417,9 @@ def build_app(state: _State) -> Any:
                     "usage": {"prompt_tokens": used, "total_tokens": used},
                 }
             )
-        reply = _reply_for(state, text)
+        rule = _rule_for(state, text)
+        state.max_tokens.append(body.get("max_tokens"))
+        reply, finish = _limited(_reply_for(state, text), rule, body.get("max_tokens"))
         usage = {
             "prompt_tokens": _tokens(text),
             "completion_tokens": _tokens(reply),
@@ -417,12 +432,11 @@ def build_app(state: _State) -> Any:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": reply},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ]
         else:
-            choices = [{"index": 0, "text": reply, "logprobs": None, "finish_reason": "stop"}]
-        rule = _rule_for(state, text)
+            choices = [{"index": 0, "text": reply, "logprobs": None, "finish_reason": finish}]
         if choices and rule is not None and "tokens" in rule and body.get("logprobs"):
             choices[0]["logprobs"] = _logprobs(rule["tokens"], endpoint)
         state.counts["ok"] += 1

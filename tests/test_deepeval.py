@@ -153,3 +153,108 @@ def test_deepeval_answer_relevancy_without_statements_is_unscored(
     (result,) = score(scorer, cases("..."))
     assert result.value is None  # deepeval itself would say 1.0
     assert "no statements" in (result.error or "")
+
+
+# ---------------------------------------------------------------- base-model (text) judges
+
+TEXT_STEPS = "re:(?s)^Write 3 or 4 short evaluation steps.*Steps:\n$"
+TEXT_SCORE = "re:(?s)^Score from 0 to 10.*Actual Output: {}\n.*Reply:\n$"
+
+
+@pytest.fixture
+def text_judge(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    return {
+        "judge": {
+            "model": "openai/base",
+            "mode": "text",
+            "api_base": openai_server.url,
+            "params": {"max_tokens": 16},
+        }
+    }
+
+
+def test_geval_on_a_text_judge_uses_few_shot_prompts_and_deepevals_rescaling(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    steps = ["Compare the city with the expected output.", "Penalise a wrong city."]
+    openai_server.configure(
+        rules=[
+            {"match": TEXT_STEPS, "reply": reply({"steps": steps})},
+            {"match": TEXT_SCORE.format("Paris"), "reply": reply({"reason": "ok", "score": 8})},
+            {"match": TEXT_SCORE.format("Lyon"), "reply": reply({"reason": "no", "score": 1})},
+        ]
+    )
+    results = score(geval(text_judge), cases("Paris", "Lyon"))
+    assert [r.value for r in results] == pytest.approx([0.8, 0.1])
+    stats = openai_server.stats()
+    assert stats["completions"] == 3 and stats["chat"] == 0
+    scoring = [p for p in stats["prompts"] if p.startswith("Score from")]
+    # The suite's steps come after the worked examples, one test-case field per line.
+    assert all("1. " + steps[0] in p and "Expected Output: Paris\n" in p for p in scoring)
+    assert all(16 < budget < 1000 for budget in stats["max_tokens"])
+
+
+def test_deepeval_answer_relevancy_on_a_text_judge_gets_one_verdict_slot_per_statement(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    from evalkit.scorers.completion_prompts import deepeval_verdicts
+
+    statements = ["Paris is the capital.", "I like trains.", "It is big."]
+    openai_server.configure(
+        rules=[
+            {
+                "match": "re:^Break the text into short statements",
+                "reply": reply({"statements": statements}),
+            },
+            {
+                "match": "re:^One verdict per statement",
+                "reply": reply({"verdicts": [{"verdict": v} for v in ("yes", "no", "borderline")]}),
+            },
+        ]
+    )
+    context = ScorerContext(client=ModelClient(cache=None))
+    scorer = create_scorer("deepeval_answer_relevancy", text_judge, context)
+    (result,) = score(scorer, cases("Paris is the capital. I like trains. It is big."))
+    assert result.value == pytest.approx(2 / 3)  # deepeval counts borderline as relevant
+    assert openai_server.stats()["completions"] == 2
+    schema = deepeval_verdicts("Capital?", statements).schema
+    assert len(schema["properties"]["verdicts"]["prefixItems"]) == 3
+
+
+@pytest.mark.gemma
+def test_geval_scores_support_answers_on_embedded_gemma(embedded_url: str) -> None:
+    client = ModelClient(cache=None)  # replies the model really produces, not a cache
+    scorer = create_scorer(
+        "geval",
+        {
+            "criteria": "The actual output states the same facts as the expected output.",
+            "evaluation_params": ["input", "actual_output", "expected_output"],
+            "judge": {"timeout": 900},  # the embedded server is slow on a loaded machine
+        },
+        ScorerContext(client=client),
+        metric="correct",
+    )
+    batch = [
+        ScoreInput(
+            "right",
+            0,
+            "How many notebooks can I create on the Free plan?",
+            "You can create up to 3 notebooks.",
+            expected="The Free plan allows up to 3 notebooks.",
+        ),
+        ScoreInput(
+            "wrong",
+            0,
+            "How much does the Plus plan cost?",
+            "The Plus plan is free for students.",
+            expected="Plus costs $6 per month or $60 per year.",
+        ),
+    ]
+    results = score(scorer, batch)
+    for result in results:
+        assert result.value is not None, result.error
+        assert 0.0 <= result.value <= 1.0
+        assert result.rationale  # G-Eval's reason, from the model's JSON
+    assert scorer.steps_generated == 1 and 3 <= len(scorer.steps) <= 4
+    assert client.stats()["judge:deepeval"]["calls"] == 3  # steps once, then one per case

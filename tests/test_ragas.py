@@ -258,3 +258,183 @@ def test_judge_option_takes_a_judge_name_or_a_table(tmp_path: Path) -> None:
     assert (default.model, default.mode) == ("embedded", "text")
     with pytest.raises(ConfigError, match="unknown judge keys"):
         create_scorer("faithfulness", {"judge": {"modle": "x"}})
+
+
+# ---------------------------------------------------------------- budgets and base-model prompts
+
+TEXT_STATEMENTS = "re:(?s)^Break the answer into short statements.*Statements:\n$"
+TEXT_NLI = "re:(?s)^Verdict 1 if the context supports the statement.*Verdicts:\n$"
+
+
+@pytest.fixture
+def text_judge(openai_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A text-completion judge (a base model) whose params carry a short verdict budget."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    return {
+        "judge": {
+            "model": "openai/base",
+            "mode": "text",
+            "api_base": openai_server.url,
+            "params": {"max_tokens": 16},
+        }
+    }
+
+
+def test_ragas_calls_get_a_budget_for_their_reply_not_the_judges_verdict_budget(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    from evalkit.scorers.completion_prompts import UNBOUNDED_BUDGET
+
+    statements = ["Paris is the capital of France.", "France uses the euro."]
+    openai_server.configure(
+        rules=[
+            {"match": STATEMENTS, "reply": reply({"statements": statements})},
+            {
+                "match": NLI,
+                "reply": reply(
+                    {
+                        "statements": [
+                            {"statement": s, "reason": "r", "verdict": 1} for s in statements
+                        ]
+                    }
+                ),
+            },
+        ]
+    )
+    judge = {**judge_params["judge"], "params": {"max_tokens": 16}}
+    (result,) = run("faithfulness", {"judge": judge}, [case("Paris. Euro.")])
+    assert result.value == 1.0
+    # A chat judge keeps ragas' own prompts; their lists have no length bound.
+    assert openai_server.stats()["max_tokens"] == [UNBOUNDED_BUDGET, UNBOUNDED_BUDGET]
+
+
+def test_reply_cut_off_by_the_budget_is_unscored_as_truncated_with_its_raw_text(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    long_list = {"statements": [f"Statement number {i} about Paris." for i in range(400)]}
+    openai_server.configure(
+        rules=[{"match": TEXT_STATEMENTS, "reply": reply(long_list), "truncate": True}]
+    )
+    (result,) = run("faithfulness", text_judge, [case("Paris is the capital of France.")])
+    budget = openai_server.stats()["max_tokens"][0]
+    assert result.value is None
+    assert f"reply truncated at {budget} tokens" in (result.error or "")
+    assert "no JSON value found" not in (result.error or "")
+    assert (result.raw or "").startswith('{"statements": ["Statement number 0')
+    # Asking again would be cut at the same place: one call, no re-ask.
+    assert openai_server.stats()["completions"] == 1
+
+
+def test_text_judge_gets_few_shot_prompts_and_ragas_still_aggregates(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    statements = ["Paris is the capital of France.", "Paris has ten million bridges."]
+    openai_server.configure(
+        rules=[
+            {"match": TEXT_STATEMENTS, "reply": reply({"statements": statements})},
+            {
+                "match": TEXT_NLI,
+                "reply": reply(
+                    {
+                        "statements": [
+                            {"statement": s, "reason": "checked", "verdict": v}
+                            for s, v in zip(statements, [1, 0], strict=True)
+                        ]
+                    }
+                ),
+            },
+        ]
+    )
+    (result,) = run("faithfulness", text_judge, [case("Paris is the capital. It has bridges.")])
+    assert result.value == pytest.approx(1 / 2)  # ragas' ratio of supported statements
+    stats = openai_server.stats()
+    assert stats["completions"] == 2 and stats["chat"] == 0
+    nli_prompt = stats["prompts"][1]
+    # The item comes last, after the worked examples, with the statements to judge.
+    assert nli_prompt.index("ferry") < nli_prompt.index(json.dumps(statements))
+    assert "Your task is to judge" not in nli_prompt  # not ragas' chat instruction
+    # Budgets fit the tightened schemas (every string bounded), far above the judge's 16.
+    assert all(16 < budget < 2048 for budget in stats["max_tokens"])
+
+
+def test_completion_prompt_schemas_fix_the_statements_and_bound_every_reply() -> None:
+    from ragas.metrics.collections.faithfulness.util import (
+        NLIStatementInput,
+        NLIStatementOutput,
+        StatementGeneratorInput,
+    )
+
+    from evalkit.scorers.completion_prompts import (
+        _REASON_CHARS,
+        RAGAS_PROMPTS,
+        ragas_nli,
+        ragas_statements,
+        worst_case_chars,
+    )
+
+    statements = ["The Free plan has 3 notebooks.", "It costs $5."]
+    nli = ragas_nli(NLIStatementInput(context="Free: 3 notebooks.", statements=statements))
+    items = nli.schema["properties"]["statements"]["prefixItems"]
+    assert [item["properties"]["statement"]["const"] for item in items] == statements
+    example = {
+        "statements": [
+            {"statement": s, "reason": "x" * _REASON_CHARS, "verdict": 1} for s in statements
+        ]
+    }
+    # The longest reply the schema allows parses as ragas' own output model ...
+    NLIStatementOutput.model_validate(example)
+    # ... and fits the worst case the budget is computed from (compact JSON + spaces).
+    assert len(json.dumps(example)) <= worst_case_chars(nli.schema) <= nli.max_tokens
+    split = ragas_statements(StatementGeneratorInput(question="Q?", answer="A. B."))
+    assert split.schema["properties"]["statements"]["minItems"] == 1
+    assert set(RAGAS_PROMPTS) == {
+        "faithfulness",
+        "answer_relevancy",
+        "context_precision",
+        "context_recall",
+    }
+
+
+# ---------------------------------------------------------------- the embedded Gemma as judge
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def support_cases(*ids: str, outputs: dict[str, str] | None = None) -> list[ScoreInput]:
+    """Returns support_rag golden cases as score inputs (output: the case's expected answer)."""
+    rows = [json.loads(line) for line in (REPO / "golden_sets/support_rag.jsonl").open()]
+    by_id = {row["id"]: row for row in rows}
+    return [
+        ScoreInput(
+            case_id,
+            0,
+            by_id[case_id]["input"]["question"],
+            (outputs or {}).get(case_id, by_id[case_id]["expected"]),
+            expected=by_id[case_id]["expected"],
+            contexts=tuple(by_id[case_id]["contexts"]),
+        )
+        for case_id in ids
+    ]
+
+
+@pytest.mark.gemma
+def test_faithfulness_scores_support_cases_on_embedded_gemma(embedded_url: str) -> None:
+    from evalkit.scorers.completion_prompts import EXAMPLE_MARKERS
+
+    client = ModelClient(cache=None)  # replies the model really produces, not a cache
+    batch = support_cases(
+        "rag-plans-free-notebooks",
+        "rag-plans-plus-price",
+        outputs={"rag-plans-plus-price": "Plus costs $6 per month and includes a free phone."},
+    )
+    # A long timeout: the embedded server is slow on a loaded 2-core machine.
+    results = run("faithfulness", {"judge": {"timeout": 900}}, batch, client)
+    for result in results:
+        assert result.value is not None, result.error
+        assert 0.0 <= result.value <= 1.0
+    statements = [json.loads(r.raw or "[]")[0]["statements"] for r in results]
+    assert all(statements), statements
+    # Nothing copied from the few-shot examples (they are about a ferry timetable).
+    text = json.dumps(statements).lower()
+    assert not [marker for marker in EXAMPLE_MARKERS if marker in text], statements
+    assert client.stats()["judge:ragas"]["calls"] == 4  # statements + verdicts, per case

@@ -3,10 +3,14 @@
 The judge is evalkit's: a ``DeepEvalBaseLLM`` adapter whose ``a_generate`` calls
 :class:`evalkit.llm.ModelClient` (cache, retries, accounting under ``judge:deepeval``),
 returning deepeval's pydantic schema objects, with the JSON constrained to that schema
-where the server supports it. evalkit calls each metric's async ``a_measure`` directly
-under its own bounded concurrency — never ``deepeval.evaluate()``, which rewrites its
-whole cache and test-run file after every case (quadratic time) — on a fresh metric
-object per case (deepeval metrics keep per-case state on ``self``). G-Eval's evaluation
+where the server supports it and a completion budget sized for it. A text-completion
+judge (a base model such as the embedded Gemma) gets few-shot renderings of deepeval's
+prompts through each metric's ``evaluation_template`` hook
+(:mod:`evalkit.scorers.completion_prompts`); deepeval's metric code is unchanged.
+evalkit calls each metric's async ``a_measure`` directly under its own bounded
+concurrency — never ``deepeval.evaluate()``, which rewrites its whole cache and test-run
+file after every case (quadratic time) — on a fresh metric object per case (deepeval
+metrics keep per-case state on ``self``). G-Eval's evaluation
 steps are generated once per scorer (so once per suite) and passed to every case's
 metric; deepeval alone would ask for them once per case. Telemetry is off: the scorer
 sets deepeval's opt-out before deepeval is first imported (:mod:`evalkit._offline`).
@@ -31,6 +35,13 @@ from evalkit.scorers.base import (
     ScorerContext,
     describe_error,
     register_scorer,
+)
+from evalkit.scorers.completion_prompts import (
+    answer_relevancy_template,
+    call_options,
+    geval_template,
+    judge_concurrency,
+    prompts_fingerprint,
 )
 from evalkit.scorers.judge import (
     JudgeOption,
@@ -80,7 +91,10 @@ def _adapter_class() -> type[Any]:
             repeat = self._seen[prompt]
             self._seen[prompt] += 1
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            return await self.judge.generate(prompt, schema, sample)
+            reply_schema, params = call_options(prompt, schema)
+            return await self.judge.generate(
+                prompt, schema, sample, schema=reply_schema, params=params
+            )
 
     return EvalkitDeepEvalLLM
 
@@ -115,9 +129,26 @@ class DeepEvalScorer(BaseScorer):
         self.judge_model = judge
         self.judge = StructuredJudge(judge, client, tag="judge:deepeval")
 
+    @property
+    def completion_prompts(self) -> bool:
+        """True when the judge is a text-completion (base) model: evalkit's few-shot prompts."""
+        return self.judge_model.mode == "text"
+
+    def judge_fingerprint(self) -> str:
+        """Returns the judge model's fingerprint, with evalkit's prompts' for a text judge."""
+        if not self.completion_prompts:
+            return self.judge_model.fingerprint()
+        from evalkit.config import _hash
+
+        return _hash({"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()})
+
     def fingerprint(self) -> str | None:
-        """Returns the judge model's fingerprint."""
-        return self.judge_model.fingerprint()
+        """Returns the judge's fingerprint (model, and prompts for a text judge)."""
+        return self.judge_fingerprint()
+
+    def template_options(self) -> dict[str, Any]:
+        """Returns ``evaluation_template=...`` for a text judge (few-shot prompts), else {}."""
+        return {}
 
     def adapter(self, sample: int) -> Any:
         """Returns a deepeval judge model bound to ``sample`` (distinct cache entries)."""
@@ -175,7 +206,7 @@ class GEvalScorer(DeepEvalScorer):
 
         return _hash(
             {
-                "judge": self.judge_model.fingerprint(),
+                "judge": self.judge_fingerprint(),
                 "criteria": self.criteria,
                 "steps": self.steps if self.steps_generated == 0 else None,
                 "params": self.evaluation_params,
@@ -199,7 +230,12 @@ class GEvalScorer(DeepEvalScorer):
             model=model,
             async_mode=True,
             verbose_mode=False,
+            **self.template_options(),
         )
+
+    def template_options(self) -> dict[str, Any]:
+        """Returns G-Eval's few-shot template for a text judge, else {}."""
+        return {"evaluation_template": geval_template()} if self.completion_prompts else {}
 
     async def evaluation_steps(self) -> list[str]:
         """Returns G-Eval's evaluation steps, asking the judge once per scorer."""
@@ -246,7 +282,14 @@ class AnswerRelevancyScorer(DeepEvalScorer):
             include_reason=self.include_reason,
             async_mode=True,
             verbose_mode=False,
+            **self.template_options(),
         )
+
+    def template_options(self) -> dict[str, Any]:
+        """Returns answer relevancy's few-shot template for a text judge, else {}."""
+        if not self.completion_prompts:
+            return {}
+        return {"evaluation_template": answer_relevancy_template()}
 
     def check(self, metric: Any) -> str | None:
         """Returns a reason when no statement was extracted (deepeval would score 1)."""
@@ -262,10 +305,12 @@ def _judge_options(
     concurrency: int | None,
 ) -> dict[str, Any]:
     context = context or ScorerContext()
+    model = resolve_judge_model(context, judge)
+    suite_limit = context.suite.concurrency if context.suite else None
     return {
-        "judge": resolve_judge_model(context, judge),
+        "judge": model,
         "client": context.client,
-        "concurrency": concurrency or (context.suite.concurrency if context.suite else 8),
+        "concurrency": judge_concurrency(model.model, concurrency, suite_limit),
     }
 
 

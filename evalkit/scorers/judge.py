@@ -91,7 +91,8 @@ async def ask_judge_model(
     """Returns the parsed reply of a judge model, asking once more if it cannot be parsed.
 
     The second call uses ``sample + RETRY_SAMPLE_OFFSET``, so a cached unparseable reply is
-    not served again. A failed call (after ModelClient's own retries) is not re-asked.
+    not served again. A failed call (after ModelClient's own retries) is not re-asked, nor
+    is an unparseable reply that stopped at the token limit ("reply truncated at N tokens").
     ``parse`` raises ValueError for a reply it cannot use.
     """
     from evalkit.llm import ModelRequest
@@ -119,6 +120,10 @@ async def ask_judge_model(
             return JudgeReply(parse(raw or ""), None, raw, attempt > 0, result.logprobs)
         except ValueError as err:
             problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if result.finish_reason == "length":
+            # Cut off by the budget: asking again would be cut off at the same place.
+            tokens = result.completion_tokens or request.params.get("max_tokens", "?")
+            return JudgeReply(None, f"reply truncated at {tokens} tokens", raw, attempt > 0)
     return JudgeReply(None, f"unparseable judge reply after one retry: {problem}", raw, True)
 
 
@@ -146,8 +151,20 @@ class StructuredJudge:
         self._client = default_client(self._client)
         return self._client
 
-    async def generate(self, prompt: str, response_model: type[M], sample: int) -> M:
-        """Returns the reply parsed into ``response_model``; raises JudgeReplyError."""
+    async def generate(
+        self,
+        prompt: str,
+        response_model: type[M],
+        sample: int,
+        *,
+        schema: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> M:
+        """Returns the reply parsed into ``response_model``; raises JudgeReplyError.
+
+        ``schema`` constrains the reply (default: ``response_model``'s JSON schema);
+        ``params`` (e.g. the call's ``max_tokens``) override the judge model's params.
+        """
         from evalkit.scorers.exact import extract_json
 
         def parse(text: str) -> M:
@@ -158,14 +175,17 @@ class StructuredJudge:
                     f"reply does not fit {response_model.__name__}: {err.errors()[0]['msg']}"
                 ) from err
 
-        chat = self.model.mode == "chat"
+        model = self.model
+        if params:
+            model = replace(model, params={**model.params, **params})
+        chat = model.mode == "chat"
         self.calls += 1
         reply = await ask_judge_model(
             self.client,
-            self.model,
-            prompt=None if chat else prompt,
-            messages=({"role": "user", "content": prompt},) if chat else None,
-            schema=response_model.model_json_schema(),
+            model,
+            prompt=None if chat else str(prompt),
+            messages=({"role": "user", "content": str(prompt)},) if chat else None,
+            schema=schema if schema is not None else response_model.model_json_schema(),
             parse=parse,
             sample=sample,
             tag=self.tag,

@@ -6,7 +6,11 @@ never ``ragas.evaluate()``, and gives ragas:
 * an LLM (:class:`EvalkitRagasLLM`, a ragas ``InstructorBaseRagasLLM``) whose
   ``agenerate`` goes through :class:`evalkit.llm.ModelClient` — cache, retries,
   accounting under ``judge:ragas`` — with the reply constrained to the metric's pydantic
-  schema where the server supports it, and re-asked once if it does not parse;
+  schema where the server supports it, a completion budget sized for that schema (not
+  the judge's verdict budget), and re-asked once if it does not parse;
+* for a text-completion judge (a base model such as the embedded Gemma), few-shot
+  renderings of ragas' prompts (:mod:`evalkit.scorers.completion_prompts`) in place of
+  ragas' chat instructions; ragas' own metric code still splits, judges and aggregates;
 * embeddings (:class:`EvalkitRagasEmbeddings`) from :mod:`evalkit.embeddings`, computed in
   a worker thread and cached by text hash.
 
@@ -39,6 +43,12 @@ from evalkit.scorers.base import (
     ScorerContext,
     describe_error,
     register_scorer,
+)
+from evalkit.scorers.completion_prompts import (
+    call_options,
+    judge_concurrency,
+    prompts_fingerprint,
+    use_ragas_completion_prompts,
 )
 from evalkit.scorers.judge import (
     JudgeOption,
@@ -76,7 +86,10 @@ def _ragas_llm_class() -> type[Any]:
             repeat = self._seen[prompt]
             self._seen[prompt] += 1
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            reply = await self.judge.generate(prompt, response_model, sample)
+            schema, params = call_options(prompt, response_model)
+            reply = await self.judge.generate(
+                prompt, response_model, sample, schema=schema, params=params
+            )
             self.replies.append(reply)
             return reply
 
@@ -135,23 +148,37 @@ class RagasScorer(BaseScorer):
         self._llm_class = _ragas_llm_class()
         self._embeddings_class = _ragas_embeddings_class() if embedder is not None else None
 
+    @property
+    def completion_prompts(self) -> bool:
+        """True when the judge is a text-completion (base) model: evalkit's few-shot prompts."""
+        return self.judge_model.mode == "text"
+
     def fingerprint(self) -> str | None:
-        """Returns the judge model's fingerprint (the ragas prompts are pinned by version)."""
-        return self.judge_model.fingerprint()
+        """Returns the judge model's fingerprint, with evalkit's prompts' for a text judge
+        (the ragas prompts are pinned by version)."""
+        if not self.completion_prompts:
+            return self.judge_model.fingerprint()
+        from evalkit.config import _hash
+
+        return _hash({"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()})
 
     def _metric(self, llm: Any) -> Any:
         from ragas.metrics import collections as rc
 
         embeddings = self._embeddings_class(self.embedder) if self._embeddings_class else None
         if self.metric_name == "faithfulness":
-            return rc.Faithfulness(llm=llm)
-        if self.metric_name == "answer_relevancy":
-            return rc.AnswerRelevancy(llm=llm, embeddings=embeddings, **self.options)
-        if self.metric_name == "context_precision":
-            return rc.ContextPrecisionWithReference(llm=llm)
-        if self.metric_name == "context_recall":
-            return rc.ContextRecall(llm=llm)
-        raise ValueError(f"unknown ragas metric {self.metric_name}")
+            metric = rc.Faithfulness(llm=llm)
+        elif self.metric_name == "answer_relevancy":
+            metric = rc.AnswerRelevancy(llm=llm, embeddings=embeddings, **self.options)
+        elif self.metric_name == "context_precision":
+            metric = rc.ContextPrecisionWithReference(llm=llm)
+        elif self.metric_name == "context_recall":
+            metric = rc.ContextRecall(llm=llm)
+        else:
+            raise ValueError(f"unknown ragas metric {self.metric_name}")
+        if self.completion_prompts:
+            use_ragas_completion_prompts(metric, self.metric_name)
+        return metric
 
     def _arguments(self, item: ScoreInput) -> dict[str, Any]:
         reference = " OR ".join(item.answers)
@@ -231,7 +258,8 @@ def _ragas_scorer(
     if embedding_model is not None:
         folder = context.cache_dir / "embeddings" if context.cache_dir else None
         embedder = get_embedder(embedding_model, cache_dir=folder)
-    limit = concurrency or (context.suite.concurrency if context.suite else 8)
+    suite_limit = context.suite.concurrency if context.suite else None
+    limit = judge_concurrency(judge_model.model, concurrency, suite_limit)
     return RagasScorer(
         name,
         needs=needs,
@@ -249,7 +277,8 @@ _JUDGE_OPTIONS = """
         judge: a judge in judges/ whose model, mode, api_base and params to use, or a
             table {model, mode, api_base, params, structured, timeout, name}
             (default: the suite's judge, else the embedded Gemma in text mode).
-        concurrency: cases scored at once (default: the suite's concurrency).
+        concurrency: cases scored at once (default: 1 for the embedded model, whose
+            server answers one request at a time; else the suite's concurrency).
 """
 
 

@@ -1,0 +1,557 @@
+"""Few-shot text-completion prompts for the ragas and deepeval judge tasks (base models).
+
+ragas' and deepeval's prompts are instructions for chat models: long rules, a JSON schema
+in prose, examples far from the item. A base model such as the bundled Gemma 3 270M
+(text completion) cannot follow them: it copies the examples or stops mid-list. For a
+judge in ``mode = "text"`` evalkit swaps each library prompt for a short few-shot
+rendering of the same task with the same reply schema: an instruction line, one or two
+worked examples whose reply is the exact JSON the library parses, then the item. The
+libraries still do everything else — which calls to make, statement splitting, verdict
+aggregation, G-Eval's rescaling — because only the prompt objects are replaced: ragas'
+metric prompt attributes (``.to_string(input)``) and deepeval's ``evaluation_template``
+hook (a subclass of the metric's template class). Chat judges keep the libraries' prompts.
+
+Each rendered prompt is a :class:`CompletionPrompt`: the text, plus the JSON schema the
+reply is constrained to (llama.cpp turns it into a grammar) and a completion budget that
+fits that schema's longest reply. The schemas are the libraries' reply schemas made
+tight for this item: every string has a ``maxLength``, every list a ``maxItems``,
+verdicts an ``enum``, and where a reply must repeat given statements (ragas' NLI step),
+those statements are ``const`` — the model cannot rewrite, drop or add one.
+
+The examples are about a ferry timetable, a topic no golden set here uses, so copied
+example text is easy to detect (``EXAMPLE_MARKERS``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+#: Words that appear in every few-shot example and should never appear in a judged reply.
+EXAMPLE_MARKERS = ("ferry", "pier 4", "lighthouse")
+#: Added to a reply's worst-case length: the tokenizer may split a rare character in two.
+BUDGET_MARGIN = 16
+#: Completion budget for a reply schema with no length bounds (the libraries' own
+#: schemas, sent to chat models): enough for a dozen long list items.
+UNBOUNDED_BUDGET = 4096
+_REASON_CHARS = 60
+_STOP = ["\n"]
+
+
+class CompletionPrompt(str):
+    """A text-completion prompt with the JSON schema its reply is constrained to and the
+    completion budget that schema needs (``max_tokens``)."""
+
+    schema: dict[str, Any]
+    max_tokens: int
+
+    def __new__(cls, text: str, schema: dict[str, Any]) -> CompletionPrompt:
+        prompt = super().__new__(cls, text)
+        prompt.schema = schema
+        prompt.max_tokens = reply_token_budget(schema)
+        return prompt
+
+
+def call_options(prompt: str, response_model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns (reply schema, extra params) for one library call with ``prompt``.
+
+    A :class:`CompletionPrompt` brings its tight schema and budget (and stops at the end
+    of the reply line); a library prompt gets the library's schema and a budget sized
+    for it, never the judge's short verdict budget.
+    """
+    if isinstance(prompt, CompletionPrompt):
+        return prompt.schema, {"max_tokens": prompt.max_tokens, "stop": list(_STOP)}
+    schema = response_model.model_json_schema()
+    return schema, {"max_tokens": reply_token_budget(schema)}
+
+
+def judge_concurrency(model: str, chosen: int | None, suite_default: int | None) -> int:
+    """Returns how many cases a ragas/deepeval scorer judges at once.
+
+    ``chosen`` (the metric's ``concurrency``) wins; else the embedded model gets 1: its
+    llama.cpp server answers one request at a time, so more in flight only queue at the
+    server, where the waiting counts against each call's timeout. Else the suite's.
+    """
+    if chosen:
+        return chosen
+    if model == "embedded":
+        return 1
+    return suite_default or 8
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def worst_case_chars(schema: Mapping[str, Any]) -> int | None:
+    """Returns the longest JSON text a reply fitting ``schema`` can be, or None if unbounded.
+
+    Counts what llama.cpp's schema grammar lets the model write: the optional single
+    space after each brace, bracket, colon and comma, two quotes around each string.
+    Only the subset of JSON Schema used in this module is understood.
+    """
+    if "const" in schema:
+        return len(json.dumps(schema["const"], ensure_ascii=False)) + 1
+    if "enum" in schema:
+        return max(len(json.dumps(v, ensure_ascii=False)) for v in schema["enum"]) + 1
+    kind = schema.get("type")
+    if kind == "string":
+        limit = schema.get("maxLength")
+        return None if limit is None else int(limit) + 3
+    if kind == "boolean":
+        return 6
+    if kind == "object":
+        total = 2
+        for key, value in schema.get("properties", {}).items():
+            inner = worst_case_chars(value)
+            if inner is None:
+                return None
+            total += len(json.dumps(key)) + 2 + inner + 2
+        return total
+    if kind == "array":
+        prefix = schema.get("prefixItems")
+        if prefix is not None:
+            parts = [worst_case_chars(item) for item in prefix]
+            if any(p is None for p in parts):
+                return None
+            return 4 + sum(int(p or 0) + 2 for p in parts)
+        limit = schema.get("maxItems")
+        item = worst_case_chars(schema.get("items") or {})
+        if limit is None or item is None:
+            return None
+        return 4 + int(limit) * (item + 2)
+    return None
+
+
+def reply_token_budget(schema: Mapping[str, Any]) -> int:
+    """Returns the completion budget (max_tokens) for a reply fitting ``schema``.
+
+    A bounded schema gets its worst case: a token is at least one character, so the
+    longest reply in characters (plus :data:`BUDGET_MARGIN`) always fits. An unbounded
+    schema (a library's own) gets :data:`UNBOUNDED_BUDGET`; the model stops when its
+    JSON is done, so a generous cap costs nothing.
+    """
+    chars = worst_case_chars(schema)
+    return UNBOUNDED_BUDGET if chars is None else chars + BUDGET_MARGIN
+
+
+# ---------------------------------------------------------------- schema pieces
+
+
+def _object(**properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _string(max_length: int, min_length: int = 1) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length, "maxLength": max(min_length, max_length)}
+
+
+def _list(item: dict[str, Any], most: int, least: int = 1) -> dict[str, Any]:
+    return {"type": "array", "items": item, "minItems": least, "maxItems": max(least, most)}
+
+
+def _tuple(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "prefixItems": list(items),
+        "items": False,
+        "minItems": len(items),
+        "maxItems": len(items),
+    }
+
+
+_BINARY = {"type": "integer", "enum": [0, 1]}
+_SENTENCE_END = re.compile(r"[.!?;:](\s|$)|,\s+(and|but)\s")
+
+
+def _one_line(text: str) -> str:
+    """Returns ``text`` with every run of whitespace as one space (one item per line)."""
+    return " ".join(str(text).split())
+
+
+def _statement_limits(text: str) -> tuple[int, int]:
+    """Returns (most statements, longest statement) for splitting ``text``."""
+    clauses = len(_SENTENCE_END.findall(text)) + 1
+    return min(8, clauses + 1), min(200, len(text) + 20)
+
+
+def _statements_schema(text: str, key: str = "statements") -> dict[str, Any]:
+    most, longest = _statement_limits(_one_line(text))
+    return _object(**{key: _list(_string(longest, 3), most)})
+
+
+def _shots(instruction: str, examples: Sequence[tuple[str, Any]], item: str, label: str) -> str:
+    """Returns the few-shot prompt: instruction, worked examples, then the item."""
+    parts = [instruction, ""]
+    for text, reply in examples:
+        parts += [text, f"{label}:", json.dumps(reply, ensure_ascii=False), ""]
+    parts += [item, f"{label}:", ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- ragas 0.4.3
+
+_RAGAS_STATEMENTS = (
+    "Break the answer into short statements, each one fact from the answer as a full "
+    "sentence without pronouns."
+)
+_RAGAS_STATEMENTS_EXAMPLES = [
+    (
+        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am from pier 4.",
+        {"statements": ["The ferry leaves at 8 am.", "The ferry leaves from pier 4."]},
+    ),
+]
+
+
+def ragas_statements(data: Any) -> CompletionPrompt:
+    """Returns ragas faithfulness' statement-splitting prompt (StatementGeneratorOutput)."""
+    item = f"Question: {_one_line(data.question)}\nAnswer: {_one_line(data.answer)}"
+    text = _shots(_RAGAS_STATEMENTS, _RAGAS_STATEMENTS_EXAMPLES, item, "Statements")
+    return CompletionPrompt(text, _statements_schema(data.answer))
+
+
+_RAGAS_NLI = "Verdict 1 if the context supports the statement, 0 if it does not."
+_RAGAS_NLI_EXAMPLES = [
+    (
+        "Context: The ferry leaves at 8 am from pier 4. Tickets cost 12 euros.\n"
+        'Statements: ["The ferry leaves at 8 am.", "Tickets cost 20 euros."]',
+        {
+            "statements": [
+                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "verdict": 1},
+                {
+                    "statement": "Tickets cost 20 euros.",
+                    "reason": "The context says 12 euros.",
+                    "verdict": 0,
+                },
+            ]
+        },
+    ),
+]
+
+
+def ragas_nli(data: Any) -> CompletionPrompt:
+    """Returns ragas faithfulness' verdict prompt (NLIStatementOutput), the statements fixed."""
+    statements = [str(s) for s in data.statements]
+    item = (
+        f"Context: {_one_line(data.context)}\n"
+        f"Statements: {json.dumps(statements, ensure_ascii=False)}"
+    )
+    text = _shots(_RAGAS_NLI, _RAGAS_NLI_EXAMPLES, item, "Verdicts")
+    schema = _object(
+        statements=_tuple(
+            [
+                _object(
+                    statement={"type": "string", "const": s},
+                    reason=_string(_REASON_CHARS),
+                    verdict=_BINARY,
+                )
+                for s in statements
+            ]
+        )
+    )
+    return CompletionPrompt(text, schema)
+
+
+_RAGAS_QUESTION = (
+    "Write the question the answer replies to; noncommittal is 1 for an evasive or vague "
+    "answer, else 0."
+)
+_RAGAS_QUESTION_EXAMPLES = [
+    (
+        "Answer: The ferry leaves at 8 am.",
+        {"question": "When does the ferry leave?", "noncommittal": 0},
+    ),
+    (
+        "Answer: I am not sure about dogs on the ferry.",
+        {"question": "Are dogs allowed on the ferry?", "noncommittal": 1},
+    ),
+]
+
+
+def ragas_question(data: Any) -> CompletionPrompt:
+    """Returns ragas answer relevancy's question prompt (AnswerRelevanceOutput)."""
+    item = f"Answer: {_one_line(data.response)}"
+    text = _shots(_RAGAS_QUESTION, _RAGAS_QUESTION_EXAMPLES, item, "Reply")
+    return CompletionPrompt(text, _object(question=_string(100, 5), noncommittal=_BINARY))
+
+
+_RAGAS_PRECISION = "Verdict 1 if the context was useful for the answer to the question, 0 if not."
+_RAGAS_PRECISION_EXAMPLES = [
+    (
+        "Question: How much is a ferry ticket?\nContext: A ferry ticket costs 12 euros.\n"
+        "Answer: 12 euros.",
+        {"reason": "It gives the price.", "verdict": 1},
+    ),
+    (
+        "Question: How much is a ferry ticket?\nContext: The island has a lighthouse.\n"
+        "Answer: 12 euros.",
+        {"reason": "No price in it.", "verdict": 0},
+    ),
+]
+
+
+def ragas_precision(data: Any) -> CompletionPrompt:
+    """Returns ragas context precision's usefulness prompt (ContextPrecisionOutput)."""
+    item = (
+        f"Question: {_one_line(data.question)}\nContext: {_one_line(data.context)}\n"
+        f"Answer: {_one_line(data.answer)}"
+    )
+    text = _shots(_RAGAS_PRECISION, _RAGAS_PRECISION_EXAMPLES, item, "Reply")
+    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), verdict=_BINARY))
+
+
+_RAGAS_RECALL = (
+    "Split the answer into statements; attributed is 1 if the context supports the "
+    "statement, else 0."
+)
+_RAGAS_RECALL_EXAMPLES = [
+    (
+        "Question: When does the ferry leave?\nContext: The ferry leaves at 8 am from pier 4.\n"
+        "Answer: At 8 am, and the trip takes 40 minutes.",
+        {
+            "classifications": [
+                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "attributed": 1},
+                {
+                    "statement": "The trip takes 40 minutes.",
+                    "reason": "Not in the context.",
+                    "attributed": 0,
+                },
+            ]
+        },
+    ),
+]
+
+
+def ragas_recall(data: Any) -> CompletionPrompt:
+    """Returns ragas context recall's attribution prompt (ContextRecallOutput)."""
+    item = (
+        f"Question: {_one_line(data.question)}\nContext: {_one_line(data.context)}\n"
+        f"Answer: {_one_line(data.answer)}"
+    )
+    text = _shots(_RAGAS_RECALL, _RAGAS_RECALL_EXAMPLES, item, "Reply")
+    most, longest = _statement_limits(_one_line(data.answer))
+    classification = _object(
+        statement=_string(longest, 3), reason=_string(_REASON_CHARS), attributed=_BINARY
+    )
+    return CompletionPrompt(text, _object(classifications=_list(classification, most)))
+
+
+class RagasCompletionPrompt:
+    """Stands in for a ragas metric prompt: ``to_string(input)`` gives the few-shot text."""
+
+    def __init__(self, render: Callable[[Any], CompletionPrompt]) -> None:
+        self.render = render
+
+    def to_string(self, data: Any) -> CompletionPrompt:
+        """Returns the completion prompt for ragas' typed prompt input ``data``."""
+        return self.render(data)
+
+
+#: ragas metric -> {prompt attribute: renderer}; the attributes ragas 0.4.3 reads.
+RAGAS_PROMPTS: dict[str, dict[str, Callable[[Any], CompletionPrompt]]] = {
+    "faithfulness": {
+        "statement_generator_prompt": ragas_statements,
+        "nli_statement_prompt": ragas_nli,
+    },
+    "answer_relevancy": {"prompt": ragas_question},
+    "context_precision": {"prompt": ragas_precision},
+    "context_recall": {"prompt": ragas_recall},
+}
+
+
+def use_ragas_completion_prompts(metric: Any, name: str) -> Any:
+    """Returns ragas ``metric`` with its prompts replaced by the few-shot renderings."""
+    for attribute, render in RAGAS_PROMPTS[name].items():
+        if not hasattr(metric, attribute):
+            raise AttributeError(f"ragas {name} has no prompt {attribute!r} (ragas changed?)")
+        setattr(metric, attribute, RagasCompletionPrompt(render))
+    return metric
+
+
+# ---------------------------------------------------------------- deepeval 4.3
+
+_GEVAL_STEPS = "Write 3 or 4 short evaluation steps for the criteria."
+_GEVAL_STEPS_EXAMPLES = [
+    (
+        "Criteria: Does the actual output give the right ferry time?\n"
+        "Judge: Input and Actual Output",
+        {
+            "steps": [
+                "Read the question in the input.",
+                "Find the time in the actual output.",
+                "Check that the time answers the question.",
+            ]
+        },
+    ),
+]
+
+
+def geval_steps(criteria: str, parameters: str) -> CompletionPrompt:
+    """Returns G-Eval's evaluation-steps prompt (Steps)."""
+    item = f"Criteria: {_one_line(criteria)}\nJudge: {_one_line(parameters)}"
+    text = _shots(_GEVAL_STEPS, _GEVAL_STEPS_EXAMPLES, item, "Steps")
+    return CompletionPrompt(text, _object(steps=_list(_string(100, 10), 4, least=3)))
+
+
+_GEVAL_RESULTS = (
+    "Score from {low} to {high}: {high} if the test case fully meets the evaluation steps, "
+    "{low} if not at all."
+)
+_GEVAL_EXAMPLE_STEPS = "Evaluation steps:\n1. Check that the ferry time answers the input."
+_GEVAL_EXAMPLES = [
+    (
+        "Input: When does the ferry leave?\nActual Output: At 8 am.",
+        "It gives the time.",
+        0.9,
+    ),
+    (
+        "Input: When does the ferry leave?\nActual Output: The island has a lighthouse.",
+        "No time given.",
+        0.1,
+    ),
+]
+_TEST_CASE_FIELD = re.compile(r"(?ms)^([A-Z][A-Za-z ]*):\n(.*?)\s*(?=^[A-Z][A-Za-z ]*:\n|\Z)")
+
+
+def _test_case_lines(content: str) -> str:
+    """Returns deepeval's test-case text ("Input:\\nvalue \\n\\n...") one field a line."""
+    fields = _TEST_CASE_FIELD.findall(content)
+    if not fields:
+        return _one_line(content)
+    return "\n".join(f"{label}: {_one_line(value)}" for label, value in fields)
+
+
+def geval_results(
+    evaluation_steps: str,
+    test_case_content: str,
+    score_range: Sequence[int],
+    rubric: str | None = None,
+    _additional_context: str | None = None,
+) -> CompletionPrompt:
+    """Returns G-Eval's scoring prompt (ReasonScore), the score an integer in the range."""
+    low, high = int(score_range[0]), int(score_range[1])
+    instruction = _GEVAL_RESULTS.format(low=low, high=high)
+    examples = [
+        (
+            f"{_GEVAL_EXAMPLE_STEPS}\n{case}",
+            {"reason": reason, "score": low + round(share * (high - low))},
+        )
+        for case, reason, share in _GEVAL_EXAMPLES
+    ]
+    item = f"Evaluation steps:\n{evaluation_steps.strip()}\n"
+    if rubric:
+        item += f"Rubric:\n{rubric.strip()}\n"
+    item += _test_case_lines(test_case_content)
+    if _additional_context:
+        item += f"\nAdditional context: {_one_line(_additional_context)}"
+    text = _shots(instruction, examples, item, "Reply")
+    score = {"type": "integer", "enum": list(range(low, high + 1))}
+    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), score=score))
+
+
+_DEEPEVAL_STATEMENTS = (
+    "Break the text into short statements, each one fact from the text as a full sentence."
+)
+_DEEPEVAL_STATEMENTS_EXAMPLES = [
+    (
+        "Text: The ferry leaves at 8 am. Tickets cost 12 euros.",
+        {"statements": ["The ferry leaves at 8 am.", "Tickets cost 12 euros."]},
+    ),
+]
+
+
+def deepeval_statements(actual_output: str) -> CompletionPrompt:
+    """Returns deepeval answer relevancy's statements prompt (Statements)."""
+    text = _shots(
+        _DEEPEVAL_STATEMENTS,
+        _DEEPEVAL_STATEMENTS_EXAMPLES,
+        f"Text: {_one_line(actual_output)}",
+        "Statements",
+    )
+    return CompletionPrompt(text, _statements_schema(actual_output))
+
+
+_DEEPEVAL_VERDICTS = (
+    'One verdict per statement: "yes" if it is relevant to the input, "no" if not, '
+    '"borderline" if it only supports.'
+)
+_DEEPEVAL_VERDICTS_EXAMPLES = [
+    (
+        "Input: When does the ferry leave?\n"
+        'Statements: ["The ferry leaves at 8 am.", "The island has a lighthouse."]',
+        {"verdicts": [{"verdict": "yes"}, {"verdict": "no"}]},
+    ),
+]
+
+
+def deepeval_verdicts(input: str, statements: Sequence[str]) -> CompletionPrompt:
+    """Returns deepeval answer relevancy's verdicts prompt (Verdicts), one per statement."""
+    listed = [str(s) for s in statements]
+    item = f"Input: {_one_line(input)}\nStatements: {json.dumps(listed, ensure_ascii=False)}"
+    text = _shots(_DEEPEVAL_VERDICTS, _DEEPEVAL_VERDICTS_EXAMPLES, item, "Verdicts")
+    verdict = _object(verdict={"type": "string", "enum": ["yes", "no", "borderline"]})
+    return CompletionPrompt(text, _object(verdicts=_tuple([verdict] * len(listed))))
+
+
+_DEEPEVAL_REASON = (
+    "Explain the answer relevancy score in one sentence: why it is not higher, and why it "
+    "is as high as it is."
+)
+_DEEPEVAL_REASON_EXAMPLES = [
+    (
+        'Score: 0.50\nIrrelevant statements: ["The island has a lighthouse."]\n'
+        "Input: When does the ferry leave?",
+        {"reason": "The score is 0.50 because half of the output is about the lighthouse."},
+    ),
+]
+
+
+def deepeval_reason(
+    irrelevant_statements: Sequence[Any], input: str, score: str
+) -> CompletionPrompt:
+    """Returns deepeval answer relevancy's reason prompt (AnswerRelevancyScoreReason)."""
+    listed = json.dumps([str(s) for s in irrelevant_statements], ensure_ascii=False)
+    item = f"Score: {score}\nIrrelevant statements: {listed}\nInput: {_one_line(input)}"
+    text = _shots(_DEEPEVAL_REASON, _DEEPEVAL_REASON_EXAMPLES, item, "Reply")
+    return CompletionPrompt(text, _object(reason=_string(200)))
+
+
+@functools.cache
+def geval_template() -> type[Any]:
+    """Returns a deepeval GEvalTemplate subclass that renders the few-shot prompts."""
+    from deepeval.metrics.g_eval.g_eval import GEvalTemplate
+
+    class EvalkitGEvalTemplate(GEvalTemplate):  # type: ignore[misc]
+        generate_evaluation_steps = staticmethod(geval_steps)
+        generate_evaluation_results = staticmethod(geval_results)
+
+    return EvalkitGEvalTemplate
+
+
+@functools.cache
+def answer_relevancy_template() -> type[Any]:
+    """Returns a deepeval AnswerRelevancyTemplate subclass with the few-shot prompts."""
+    from deepeval.metrics.answer_relevancy.answer_relevancy import AnswerRelevancyTemplate
+
+    class EvalkitAnswerRelevancyTemplate(AnswerRelevancyTemplate):  # type: ignore[misc]
+        generate_statements = staticmethod(deepeval_statements)
+        generate_verdicts = staticmethod(deepeval_verdicts)
+        generate_reason = staticmethod(deepeval_reason)
+
+    return EvalkitAnswerRelevancyTemplate
+
+
+@functools.cache
+def prompts_fingerprint() -> str:
+    """Returns a short hash of this module's source: every prompt, example and schema rule."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
