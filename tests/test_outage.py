@@ -105,6 +105,8 @@ def test_a_run_on_an_embedded_server_that_cannot_generate_sends_no_case(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(embedded.URL_ENV, raising=False)
+    # This process may already run the real server (another test's): start our own.
+    monkeypatch.setattr(embedded, "_server", None)
     monkeypatch.setattr(embedded, "cache_dir", lambda: tmp_path)
     monkeypatch.setattr(
         embedded.EmbeddedServer,
@@ -299,6 +301,8 @@ def test_the_embedded_server_killed_mid_run_stops_the_run_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(embedded.URL_ENV, raising=False)
+    # Kill a server of this test's own, not one that other tests in this process share.
+    monkeypatch.setattr(embedded, "_server", None)
     suite = SuiteConfig(
         name="t",
         golden="mem.jsonl",
