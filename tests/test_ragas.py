@@ -263,7 +263,7 @@ def test_judge_option_takes_a_judge_name_or_a_table(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- budgets and base-model prompts
 
 TEXT_STATEMENTS = "re:(?s)^Break the answer into short statements.*Statements:\n$"
-TEXT_NLI = "re:(?s)^Verdict 1 if the context supports the statement.*Verdicts:\n$"
+TEXT_NLI = "re:(?s)^One verdict per numbered statement.*Verdicts:\n$"
 
 
 @pytest.fixture
@@ -332,32 +332,31 @@ def test_text_judge_gets_few_shot_prompts_and_ragas_still_aggregates(
     openai_server.configure(
         rules=[
             {"match": TEXT_STATEMENTS, "reply": reply({"statements": statements})},
-            {
-                "match": TEXT_NLI,
-                "reply": reply(
-                    {
-                        "statements": [
-                            {"statement": s, "reason": "checked", "verdict": v}
-                            for s, v in zip(statements, [1, 0], strict=True)
-                        ]
-                    }
-                ),
-            },
+            # The compact reply: one verdict per statement, nothing copied back.
+            {"match": TEXT_NLI, "reply": reply({"verdicts": [1, 0]})},
         ]
     )
     (result,) = run("faithfulness", text_judge, [case("Paris is the capital. It has bridges.")])
     assert result.value == pytest.approx(1 / 2)  # ragas' ratio of supported statements
+    # ragas got its own reply form back: the given statements with their verdicts.
+    nli_reply = json.loads(result.raw or "[]")[1]
+    assert [(s["statement"], s["verdict"]) for s in nli_reply["statements"]] == [
+        (statements[0], 1),
+        (statements[1], 0),
+    ]
     stats = openai_server.stats()
     assert stats["completions"] == 2 and stats["chat"] == 0
     nli_prompt = stats["prompts"][1]
     # The item comes last, after the worked examples, with the statements to judge.
-    assert nli_prompt.index("ferry") < nli_prompt.index(json.dumps(statements))
+    numbered = f"1. {statements[0]}\n2. {statements[1]}\n"
+    assert nli_prompt.index("ferry") < nli_prompt.index(numbered)
     assert "Your task is to judge" not in nli_prompt  # not ragas' chat instruction
     # Budgets fit the tightened schemas (every string bounded), far above the judge's 16.
     assert all(16 < budget < 2048 for budget in stats["max_tokens"])
 
 
 def test_completion_prompt_schemas_fix_the_statements_and_bound_every_reply() -> None:
+    from pydantic import ValidationError
     from ragas.metrics.collections.faithfulness.util import (
         NLIStatementInput,
         NLIStatementOutput,
@@ -365,26 +364,31 @@ def test_completion_prompt_schemas_fix_the_statements_and_bound_every_reply() ->
     )
 
     from evalkit.scorers.completion_prompts import (
-        _REASON_CHARS,
         RAGAS_PROMPTS,
         ragas_nli,
         ragas_statements,
+        reply_model,
         worst_case_chars,
     )
 
     statements = ["The Free plan has 3 notebooks.", "It costs $5."]
     nli = ragas_nli(NLIStatementInput(context="Free: 3 notebooks.", statements=statements))
-    items = nli.schema["properties"]["statements"]["prefixItems"]
-    assert [item["properties"]["statement"]["const"] for item in items] == statements
-    example = {
-        "statements": [
-            {"statement": s, "reason": "x" * _REASON_CHARS, "verdict": 1} for s in statements
-        ]
-    }
-    # The longest reply the schema allows parses as ragas' own output model ...
-    NLIStatementOutput.model_validate(example)
-    # ... and fits the worst case the budget is computed from (compact JSON + spaces).
-    assert len(json.dumps(example)) <= worst_case_chars(nli.schema) <= nli.max_tokens
+    # The model writes exactly one 0/1 verdict per statement, never a statement.
+    verdicts = nli.schema["properties"]["verdicts"]
+    assert verdicts["minItems"] == verdicts["maxItems"] == 2
+    assert [item["enum"] for item in verdicts["prefixItems"]] == [[0, 1], [0, 1]]
+    longest = {"verdicts": [1, 1]}
+    assert len(json.dumps(longest)) <= worst_case_chars(nli.schema) <= nli.max_tokens
+    # evalkit expands the verdicts into ragas' own output model, the statements as given.
+    parsed = reply_model(nli, NLIStatementOutput).model_validate({"verdicts": [0, 1]})
+    assert isinstance(parsed, NLIStatementOutput)
+    assert [(a.statement, a.verdict) for a in parsed.statements] == [
+        (statements[0], 0),
+        (statements[1], 1),
+    ]
+    # A reply with the wrong number of verdicts does not parse (unscored, never guessed).
+    with pytest.raises(ValidationError, match="expected 2 verdicts"):
+        reply_model(nli, NLIStatementOutput).model_validate({"verdicts": [1]})
     split = ragas_statements(StatementGeneratorInput(question="Q?", answer="A. B."))
     assert split.schema["properties"]["statements"]["minItems"] == 1
     assert set(RAGAS_PROMPTS) == {

@@ -15,8 +15,10 @@ Each rendered prompt is a :class:`CompletionPrompt`: the text, plus the JSON sch
 reply is constrained to (llama.cpp turns it into a grammar) and a completion budget that
 fits that schema's longest reply. The schemas are the libraries' reply schemas made
 tight for this item: every string has a ``maxLength``, every list a ``maxItems``,
-verdicts an ``enum``, and where a reply must repeat given statements (ragas' NLI step),
-those statements are ``const`` — the model cannot rewrite, drop or add one.
+verdicts an ``enum``. Where the library's reply repeats given statements next to their
+verdicts (ragas' NLI step), the model writes only the verdicts, exactly one per
+statement, and evalkit expands them into the library's reply (``expand``): a copied
+statement costs a model step per token and decides nothing.
 
 The examples are about a ferry timetable, a topic no golden set here uses, so copied
 example text is easy to detect (``EXAMPLE_MARKERS``).
@@ -30,8 +32,12 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 #: Words that appear in every few-shot example and should never appear in a judged reply.
 EXAMPLE_MARKERS = ("ferry", "pier 4", "lighthouse")
 #: Added to a reply's worst-case length: the tokenizer may split a rare character in two.
@@ -45,15 +51,28 @@ _STOP = ["\n"]
 
 class CompletionPrompt(str):
     """A text-completion prompt with the JSON schema its reply is constrained to and the
-    completion budget that schema needs (``max_tokens``)."""
+    completion budget that schema needs (``max_tokens``).
+
+    ``expand``, when set, turns the reply (which fits ``schema``) into the library's reply
+    JSON: a compact rendering asks the model only for what it must decide (ragas'
+    verdicts) and evalkit fills in what was given (the statements), instead of having
+    the model copy given text token by token.
+    """
 
     schema: dict[str, Any]
     max_tokens: int
+    expand: Callable[[Any], Any] | None
 
-    def __new__(cls, text: str, schema: dict[str, Any]) -> CompletionPrompt:
+    def __new__(
+        cls,
+        text: str,
+        schema: dict[str, Any],
+        expand: Callable[[Any], Any] | None = None,
+    ) -> CompletionPrompt:
         prompt = super().__new__(cls, text)
         prompt.schema = schema
         prompt.max_tokens = reply_token_budget(schema)
+        prompt.expand = expand
         return prompt
 
 
@@ -68,6 +87,31 @@ def call_options(prompt: str, response_model: Any) -> tuple[dict[str, Any], dict
         return prompt.schema, {"max_tokens": prompt.max_tokens, "stop": list(_STOP)}
     schema = response_model.model_json_schema()
     return schema, {"max_tokens": reply_token_budget(schema)}
+
+
+def reply_model(prompt: str, response_model: type[M]) -> type[M]:
+    """Returns the pydantic model that parses the reply to ``prompt``.
+
+    That is ``response_model`` itself, except for a :class:`CompletionPrompt` with an
+    ``expand`` step: then a subclass of ``response_model`` (same name) whose validation
+    first expands the compact reply into the library's JSON, so the library gets its own
+    reply type and a reply that does not fit is unparseable as usual.
+    """
+    expand = getattr(prompt, "expand", None)
+    if expand is None:
+        return response_model
+    from pydantic import model_validator
+
+    def _expand(cls: type[Any], data: Any) -> Any:
+        return expand(data)
+
+    validator: Any = model_validator(mode="before")
+    namespace = {
+        "__module__": response_model.__module__,
+        "__doc__": response_model.__doc__,
+        "_expand_compact_reply": validator(classmethod(_expand)),
+    }
+    return type(response_model.__name__, (response_model,), namespace)
 
 
 def judge_concurrency(model: str, chosen: int | None, suite_default: int | None) -> int:
@@ -219,46 +263,51 @@ def ragas_statements(data: Any) -> CompletionPrompt:
     return CompletionPrompt(text, _statements_schema(data.answer))
 
 
-_RAGAS_NLI = "Verdict 1 if the context supports the statement, 0 if it does not."
+_RAGAS_NLI = (
+    "One verdict per numbered statement, in order: 1 if the context supports the "
+    "statement, 0 if it does not."
+)
 _RAGAS_NLI_EXAMPLES = [
     (
         "Context: The ferry leaves at 8 am from pier 4. Tickets cost 12 euros.\n"
-        'Statements: ["The ferry leaves at 8 am.", "Tickets cost 20 euros."]',
-        {
-            "statements": [
-                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "verdict": 1},
-                {
-                    "statement": "Tickets cost 20 euros.",
-                    "reason": "The context says 12 euros.",
-                    "verdict": 0,
-                },
-            ]
-        },
+        "Statements:\n1. The ferry leaves at 8 am.\n2. Tickets cost 20 euros.",
+        {"verdicts": [1, 0]},
     ),
 ]
 
 
+def _numbered(statements: Sequence[str]) -> str:
+    return "\n".join(f"{n}. {_one_line(s)}" for n, s in enumerate(statements, 1))
+
+
 def ragas_nli(data: Any) -> CompletionPrompt:
-    """Returns ragas faithfulness' verdict prompt (NLIStatementOutput), the statements fixed."""
+    """Returns ragas faithfulness' verdict prompt (NLIStatementOutput), compact.
+
+    The model writes one 0/1 verdict per statement (``{"verdicts": [1, 0]}``, exactly as
+    many as there are statements); evalkit expands that into ragas' reply, each given
+    statement with its verdict and an empty reason, so ragas counts the verdicts as
+    usual. Copying the statements back (ragas' own reply form) cost most of the reply's
+    tokens, each one a full model step on the embedded server.
+    """
     statements = [str(s) for s in data.statements]
-    item = (
-        f"Context: {_one_line(data.context)}\n"
-        f"Statements: {json.dumps(statements, ensure_ascii=False)}"
-    )
+    item = f"Context: {_one_line(data.context)}\nStatements:\n{_numbered(statements)}"
     text = _shots(_RAGAS_NLI, _RAGAS_NLI_EXAMPLES, item, "Verdicts")
-    schema = _object(
-        statements=_tuple(
-            [
-                _object(
-                    statement={"type": "string", "const": s},
-                    reason=_string(_REASON_CHARS),
-                    verdict=_BINARY,
-                )
-                for s in statements
+    schema = _object(verdicts=_tuple([_BINARY] * len(statements)))
+
+    def expand(reply: Any) -> Any:
+        if not (isinstance(reply, dict) and "verdicts" in reply):
+            return reply  # already ragas' form (e.g. a copy of a parsed reply)
+        verdicts = reply["verdicts"]
+        if not isinstance(verdicts, list) or len(verdicts) != len(statements):
+            raise ValueError(f"expected {len(statements)} verdicts, got {verdicts!r}")
+        return {
+            "statements": [
+                {"statement": s, "reason": "", "verdict": v}
+                for s, v in zip(statements, verdicts, strict=True)
             ]
-        )
-    )
-    return CompletionPrompt(text, schema)
+        }
+
+    return CompletionPrompt(text, schema, expand)
 
 
 _RAGAS_QUESTION = (

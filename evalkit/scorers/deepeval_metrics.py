@@ -42,6 +42,7 @@ from evalkit.scorers.completion_prompts import (
     geval_template,
     judge_concurrency,
     prompts_fingerprint,
+    reply_model,
 )
 from evalkit.scorers.judge import (
     JudgeOption,
@@ -93,7 +94,7 @@ def _adapter_class() -> type[Any]:
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
             reply_schema, params = call_options(prompt, schema)
             return await self.judge.generate(
-                prompt, schema, sample, schema=reply_schema, params=params
+                prompt, reply_model(prompt, schema), sample, schema=reply_schema, params=params
             )
 
     return EvalkitDeepEvalLLM

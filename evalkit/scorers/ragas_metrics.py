@@ -48,6 +48,7 @@ from evalkit.scorers.completion_prompts import (
     call_options,
     judge_concurrency,
     prompts_fingerprint,
+    reply_model,
     use_ragas_completion_prompts,
 )
 from evalkit.scorers.judge import (
@@ -88,7 +89,7 @@ def _ragas_llm_class() -> type[Any]:
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
             schema, params = call_options(prompt, response_model)
             reply = await self.judge.generate(
-                prompt, response_model, sample, schema=schema, params=params
+                prompt, reply_model(prompt, response_model), sample, schema=schema, params=params
             )
             self.replies.append(reply)
             return reply

@@ -1,0 +1,151 @@
+"""ragas and deepeval metrics on the embedded Gemma over the support_rag golden set (issue 20).
+
+Each metric runs as its own ``evalkit run SUITE`` (a new process, the command a user types,
+on ``golden_sets/support_rag.jsonl`` with the repository's prompt and SUT parameters), in
+one work folder whose cache holds the SUT's outputs after the first run, so every metric's
+run pays only its judge calls (plus start-up). A first run with ``token_f1`` alone fills
+the SUT cache and measures that fixed overhead.
+
+Printed per metric: cases, unscored cases (and the first reasons), wall seconds of the
+run, seconds per case after subtracting the overhead run's wall time, and the judge's
+call count and tokens (prompt and completion) from the run manifest. One JSON line per
+metric goes to ``<work>/results.jsonl`` as it finishes, so a long measurement that is
+stopped keeps what it finished.
+
+Run: ``python bench/bench_ragas.py --work DIR [--every K --offset I] [--limit N]
+[--metric NAME]...`` (``--every 5`` takes every fifth case: a sample spread over the set)
+(default: all five metrics in the order below). Nothing is asserted. Run it at
+``nice -n 5`` on a shared machine, and quote the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS: dict[str, str] = {
+    "faithfulness": '{ name = "faithfulness", scorer = "faithfulness" }',
+    "answer_relevancy": '{ name = "answer_relevancy", scorer = "answer_relevancy" }',
+    "context_precision": '{ name = "context_precision", scorer = "context_precision" }',
+    "context_recall": '{ name = "context_recall", scorer = "context_recall" }',
+    "geval": (
+        '{ name = "geval", scorer = "geval", params = { criteria = "The actual output '
+        'states the same facts as the expected output.", evaluation_params = '
+        '["input", "actual_output", "expected_output"] } }'
+    ),
+    "deepeval_answer_relevancy": (
+        '{ name = "deepeval_answer_relevancy", scorer = "deepeval_answer_relevancy" }'
+    ),
+}
+
+
+def _golden(work: Path, limit: int | None, every: int, offset: int) -> Path:
+    source = ROOT / "golden_sets" / "support_rag.jsonl"
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = lines[offset::every][:limit]
+    target = work / "support_rag.jsonl"
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _config(work: Path, golden: Path) -> None:
+    prompt = ROOT / "golden_sets" / "prompts" / "support_rag.jinja"
+    sut = (
+        f'model = "embedded"\nmode = "text"\nprompt = "{prompt}"\n'
+        'params = { temperature = 0.0, max_tokens = 48, stop = ["\\n"] }\n'
+    )
+    parts = ['store = "runs"\ncache_dir = "cache"\n']
+    suites = {"overhead": '{ name = "f1", scorer = "token_f1" }', **METRICS}
+    for name, metric in suites.items():
+        parts.append(
+            f'[suites.{name}]\ngolden = "{golden}"\nmetrics = [{metric}]\n'
+            f"concurrency = 4\n[suites.{name}.gate]\nmax_unscored_share = 1.0\n"
+            f"[suites.{name}.sut]\n{sut}"
+        )
+    (work / "evalkit.toml").write_text("\n".join(parts), encoding="utf-8")
+
+
+def _run(work: Path, suite: str) -> tuple[float, dict[str, object]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    started = time.perf_counter()
+    with open(work / f"{suite}.log", "w", encoding="utf-8") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "evalkit", "run", suite, "--json"],
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            check=False,
+        )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"evalkit run {suite} exited {done.returncode}; see {work}/{suite}.log")
+    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _unscored(work: Path, run_dir: str, metric: str) -> tuple[int, int, list[str]]:
+    sys.path.insert(0, str(ROOT))
+    from evalkit.store import RunStore
+
+    run = RunStore(work / "runs").load_run(run_dir)
+    rows = run.scores[run.scores["metric"] == metric]
+    missing = rows[rows["value"].isna()]
+    reasons = [str(r)[:160] for r in missing["error"].head(5)]
+    return len(rows), len(missing), reasons
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=None, help="first N cases only")
+    parser.add_argument("--every", type=int, default=1, help="every Nth case (a spread sample)")
+    parser.add_argument("--offset", type=int, default=0, help="first case of the sample")
+    parser.add_argument("--metric", action="append", choices=sorted(METRICS))
+    args = parser.parse_args()
+    work: Path = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    _config(work, _golden(work, args.limit, args.every, args.offset))
+    results = work / "results.jsonl"
+    overhead, manifest = _run(work, "overhead")
+    print(f"overhead run (SUT + token_f1): {overhead:.1f} s, load {os.getloadavg()[0]:.1f}")
+    for metric in args.metric or list(METRICS)[:5]:
+        load_before = os.getloadavg()[0]
+        wall, manifest = _run(work, metric)
+        cases, unscored, reasons = _unscored(work, str(manifest["run_dir"]), metric)
+        totals = manifest.get("totals") or {}
+        extra = manifest.get("extra") or {}
+        row = {
+            "metric": metric,
+            "sample": f"every {args.every} from {args.offset}, limit {args.limit}",
+            "cases": cases,
+            "unscored": unscored,
+            "wall_s": round(wall, 1),
+            "s_per_case": round((wall - overhead) / max(cases, 1), 1),
+            "load_before": round(load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "totals": totals,
+            "extra": extra,
+            "reasons": reasons,
+            "time": time.strftime("%H:%M:%S", time.gmtime()),
+        }
+        with results.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+        print(
+            f"{metric}: {cases - unscored}/{cases} scored ({unscored} unscored), "
+            f"{wall:.0f} s wall, {row['s_per_case']} s/case, load {load_before:.1f}",
+            flush=True,
+        )
+        for reason in reasons:
+            print(f"    {reason}")
+
+
+if __name__ == "__main__":
+    main()
