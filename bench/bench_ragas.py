@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS: dict[str, str] = {
@@ -54,14 +57,18 @@ def _golden(work: Path, limit: int | None, every: int, offset: int) -> Path:
     return target
 
 
-def _config(work: Path, golden: Path) -> None:
+def _config(work: Path, golden: Path, together: Sequence[str]) -> None:
     prompt = ROOT / "golden_sets" / "prompts" / "support_rag.jinja"
     sut = (
         f'model = "embedded"\nmode = "text"\nprompt = "{prompt}"\n'
         'params = { temperature = 0.0, max_tokens = 48, stop = ["\\n"] }\n'
     )
     parts = ['store = "runs"\ncache_dir = "cache"\n']
-    suites = {"overhead": '{ name = "f1", scorer = "token_f1" }', **METRICS}
+    suites = {
+        "overhead": '{ name = "f1", scorer = "token_f1" }',
+        **METRICS,
+        "together": ", ".join(METRICS[m] for m in together),
+    }
     for name, metric in suites.items():
         parts.append(
             f'[suites.{name}]\ngolden = "{golden}"\nmetrics = [{metric}]\n'
@@ -109,14 +116,24 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="every Nth case (a spread sample)")
     parser.add_argument("--offset", type=int, default=0, help="first case of the sample")
     parser.add_argument("--metric", action="append", choices=sorted(METRICS))
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="all metrics in one run, in the order given; per-metric seconds and unscored "
+        "counts from each stage's progress line (kept even if the run is stopped)",
+    )
     args = parser.parse_args()
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    _config(work, _golden(work, args.limit, args.every, args.offset))
+    metrics = args.metric or list(METRICS)[:5]
+    _config(work, _golden(work, args.limit, args.every, args.offset), metrics)
     results = work / "results.jsonl"
     overhead, manifest = _run(work, "overhead")
     print(f"overhead run (SUT + token_f1): {overhead:.1f} s, load {os.getloadavg()[0]:.1f}")
-    for metric in args.metric or list(METRICS)[:5]:
+    if args.together:
+        _together(work, metrics, overhead, args)
+        return
+    for metric in metrics:
         load_before = os.getloadavg()[0]
         wall, manifest = _run(work, metric)
         cases, unscored, reasons = _unscored(work, str(manifest["run_dir"]), metric)
@@ -145,6 +162,64 @@ def main() -> None:
         )
         for reason in reasons:
             print(f"    {reason}")
+
+
+_STAGE_DONE = re.compile(
+    r"^\[together: (?P<metric>[a-z_]+)\] done (?P<n>\d+)/\d+ .*errors (?P<errors>\d+)"
+    r".* in (?P<seconds>[0-9.]+)s"
+)
+
+
+def _together(work: Path, metrics: Sequence[str], overhead: float, args: Any) -> None:
+    """Runs every metric in one ``evalkit run``; reads each stage's line as it finishes."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    log_path = work / "together.log"
+    started = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evalkit", "run", "together", "--json"],
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        seen: set[str] = set()
+        while True:
+            finished = process.poll() is not None
+            for line in log_path.read_text(encoding="utf-8").splitlines():
+                match = _STAGE_DONE.match(line)
+                if not match or match["metric"] in seen:
+                    continue
+                seen.add(match["metric"])
+                n, errors = int(match["n"]), int(match["errors"])
+                row = {
+                    "metric": match["metric"],
+                    "sample": f"every {args.every} from {args.offset}, limit {args.limit}",
+                    "cases": n,
+                    "unscored": errors,
+                    "stage_s": float(match["seconds"]),
+                    "s_per_case": round(float(match["seconds"]) / max(n, 1), 1),
+                    "load": round(os.getloadavg()[0], 2),
+                    "time": time.strftime("%H:%M:%S", time.gmtime()),
+                }
+                with (work / "results.jsonl").open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(row) + "\n")
+                print(
+                    f"{row['metric']}: {n - errors}/{n} scored ({errors} unscored), "
+                    f"{row['stage_s']:.0f} s, {row['s_per_case']} s/case, load {row['load']}",
+                    flush=True,
+                )
+            if finished:
+                break
+            time.sleep(5)
+    print(f"together: {time.perf_counter() - started:.0f} s wall (overhead {overhead:.0f} s)")
+    if process.stdout is not None:
+        manifest = json.loads(process.stdout.read().strip().splitlines()[-1])
+        for metric in metrics:
+            cases, unscored, reasons = _unscored(work, str(manifest["run_dir"]), metric)
+            print(f"  {metric}: {unscored}/{cases} unscored", *reasons, sep="\n    ")
 
 
 if __name__ == "__main__":
