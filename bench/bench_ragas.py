@@ -38,9 +38,9 @@ METRICS: dict[str, str] = {
     "context_precision": '{ name = "context_precision", scorer = "context_precision" }',
     "context_recall": '{ name = "context_recall", scorer = "context_recall" }',
     "geval": (
-        '{ name = "geval", scorer = "geval", params = { criteria = "The actual output '
-        'states the same facts as the expected output.", evaluation_params = '
-        '["input", "actual_output", "expected_output"] } }'
+        '{ name = "geval", scorer = "geval", params = { evaluation_steps = ["Find the facts '
+        'in the expected output.", "Check that the actual output states the same facts."], '
+        'evaluation_params = ["input", "actual_output", "expected_output"] } }'
     ),
     "deepeval_answer_relevancy": (
         '{ name = "deepeval_answer_relevancy", scorer = "deepeval_answer_relevancy" }'

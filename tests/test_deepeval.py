@@ -222,13 +222,40 @@ def test_deepeval_answer_relevancy_on_a_text_judge_gets_one_verdict_slot_per_sta
     assert len(schema["properties"]["verdicts"]["prefixItems"]) == 3
 
 
+def test_geval_steps_copied_from_the_few_shot_example_leave_every_case_unscored(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    # What the embedded Gemma wrote for "The actual output states the same facts as the
+    # expected output.": the worked example's steps, about a time.
+    copied = [
+        "Read the question in the input.",
+        "Find the time in the actual output.",
+        "Check that the time answers the question.",
+    ]
+    openai_server.configure(
+        rules=[
+            {"match": TEXT_STEPS, "reply": reply({"steps": copied})},
+            {"match": "re:^Score from", "reply": reply({"reason": "ok", "score": 8})},
+        ]
+    )
+    results = score(geval(text_judge), cases("Paris", "Lyon"))
+    assert all(r.value is None for r in results)
+    assert all("copied the few-shot example's evaluation steps" in (r.error or "") for r in results)
+    assert openai_server.stats()["completions"] == 2  # the steps call and its re-ask only
+
+
 @pytest.mark.gemma
 def test_geval_scores_support_answers_on_embedded_gemma(embedded_url: str) -> None:
     client = ModelClient(cache=None)  # replies the model really produces, not a cache
+    # Evaluation steps given: the 270M model does not write steps for a criteria, it
+    # copies the few-shot example's (which evalkit rejects; see the test above).
     scorer = create_scorer(
         "geval",
         {
-            "criteria": "The actual output states the same facts as the expected output.",
+            "evaluation_steps": [
+                "Find the facts in the expected output.",
+                "Check that the actual output states the same facts.",
+            ],
             "evaluation_params": ["input", "actual_output", "expected_output"],
             "judge": {"timeout": 900},  # the embedded server is slow on a loaded machine
         },
@@ -256,5 +283,5 @@ def test_geval_scores_support_answers_on_embedded_gemma(embedded_url: str) -> No
         assert result.value is not None, result.error
         assert 0.0 <= result.value <= 1.0
         assert result.rationale  # G-Eval's reason, from the model's JSON
-    assert scorer.steps_generated == 1 and 3 <= len(scorer.steps) <= 4
-    assert client.stats()["judge:deepeval"]["calls"] == 3  # steps once, then one per case
+    assert scorer.steps_generated == 0
+    assert client.stats()["judge:deepeval"]["calls"] == 2  # one per case

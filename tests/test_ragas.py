@@ -355,6 +355,39 @@ def test_text_judge_gets_few_shot_prompts_and_ragas_still_aggregates(
     assert all(16 < budget < 2048 for budget in stats["max_tokens"])
 
 
+def test_statements_copied_from_the_few_shot_example_are_unscored_not_judged(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    # What the embedded Gemma wrote for "Turn on the security key in Settings, Security."
+    copied = {"statements": ["The ferry leaves from pier 4."]}
+    openai_server.configure(
+        rules=[
+            {"match": TEXT_STATEMENTS, "reply": reply(copied)},
+            {"match": TEXT_NLI, "reply": reply({"verdicts": [1]})},
+        ]
+    )
+    (result,) = run("faithfulness", text_judge, [case("Turn on the security key in Settings.")])
+    assert result.value is None
+    assert "copied the few-shot example ('ferry')" in (result.error or "")
+    assert "pier 4" in (result.raw or "")
+    assert openai_server.stats()["completions"] == 2  # statements + its re-ask; no verdicts
+
+
+def test_statement_lists_have_one_slot_per_clause_at_most() -> None:
+    from ragas.metrics.collections.faithfulness.util import StatementGeneratorInput
+
+    from evalkit.scorers.completion_prompts import ragas_statements
+
+    def most(answer: str) -> int:
+        data = StatementGeneratorInput(question="Q?", answer=answer)
+        return int(ragas_statements(data).schema["properties"]["statements"]["maxItems"])
+
+    # A one-fact answer left room for a second statement, which the embedded Gemma filled
+    # with an invented, contradicting one ("... 2 notebooks" after "3 notebooks").
+    assert most("You can create 3 notebooks on the Free plan.") == 1
+    assert most("It leaves at 8 am. Tickets cost 12 euros, and dogs ride free.") == 3
+
+
 def test_completion_prompt_schemas_fix_the_statements_and_bound_every_reply() -> None:
     from pydantic import ValidationError
     from ragas.metrics.collections.faithfulness.util import (

@@ -223,9 +223,39 @@ def _one_line(text: str) -> str:
 
 
 def _statement_limits(text: str) -> tuple[int, int]:
-    """Returns (most statements, longest statement) for splitting ``text``."""
-    clauses = len(_SENTENCE_END.findall(text)) + 1
-    return min(8, clauses + 1), min(200, len(text) + 20)
+    """Returns (most statements, longest statement) for splitting ``text``.
+
+    At most one statement per clause: with room for more, the embedded model filled it
+    with invented statements (a second, contradicting "fact" after a one-fact answer).
+    """
+    clauses = len(_SENTENCE_END.findall(text.rstrip(".!?;: "))) + 1
+    return min(8, clauses), min(200, len(text) + 20)
+
+
+def _copied_example(statements: Any, source: str) -> str | None:
+    """Returns the example marker a statement copied from the few-shot examples, or None
+    (a marker that the text being split contains itself is not a copy)."""
+    text = json.dumps(statements, ensure_ascii=False).lower()
+    for marker in EXAMPLE_MARKERS:
+        if marker in text and marker not in source.lower():
+            return marker
+    return None
+
+
+def _reject_copies(key: str, source: str) -> Callable[[Any], Any]:
+    """Returns an ``expand`` step that rejects a reply whose ``key`` copies an example."""
+
+    def check(reply: Any) -> Any:
+        if isinstance(reply, dict):
+            marker = _copied_example(reply.get(key), source)
+            if marker:
+                raise ValueError(
+                    f"the judge copied the few-shot example ({marker!r}) instead of "
+                    "splitting the text"
+                )
+        return reply
+
+    return check
 
 
 def _statements_schema(text: str, key: str = "statements") -> dict[str, Any]:
@@ -250,7 +280,11 @@ _RAGAS_STATEMENTS = (
 )
 _RAGAS_STATEMENTS_EXAMPLES = [
     (
-        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am from pier 4.",
+        "Question: Does the ferry run on Sundays?\nAnswer: No, not on Sundays.",
+        {"statements": ["The ferry does not run on Sundays."]},
+    ),
+    (
+        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am, and from pier 4.",
         {"statements": ["The ferry leaves at 8 am.", "The ferry leaves from pier 4."]},
     ),
 ]
@@ -260,7 +294,8 @@ def ragas_statements(data: Any) -> CompletionPrompt:
     """Returns ragas faithfulness' statement-splitting prompt (StatementGeneratorOutput)."""
     item = f"Question: {_one_line(data.question)}\nAnswer: {_one_line(data.answer)}"
     text = _shots(_RAGAS_STATEMENTS, _RAGAS_STATEMENTS_EXAMPLES, item, "Statements")
-    return CompletionPrompt(text, _statements_schema(data.answer))
+    check = _reject_copies("statements", item)
+    return CompletionPrompt(text, _statements_schema(data.answer), check)
 
 
 _RAGAS_NLI = (
@@ -391,7 +426,8 @@ def ragas_recall(data: Any) -> CompletionPrompt:
     classification = _object(
         statement=_string(longest, 3), reason=_string(_REASON_CHARS), attributed=_BINARY
     )
-    return CompletionPrompt(text, _object(classifications=_list(classification, most)))
+    schema = _object(classifications=_list(classification, most))
+    return CompletionPrompt(text, schema, _reject_copies("classifications", item))
 
 
 class RagasCompletionPrompt:
@@ -448,7 +484,20 @@ def geval_steps(criteria: str, parameters: str) -> CompletionPrompt:
     """Returns G-Eval's evaluation-steps prompt (Steps)."""
     item = f"Criteria: {_one_line(criteria)}\nJudge: {_one_line(parameters)}"
     text = _shots(_GEVAL_STEPS, _GEVAL_STEPS_EXAMPLES, item, "Steps")
-    return CompletionPrompt(text, _object(steps=_list(_string(100, 10), 4, least=3)))
+    example = {_one_line(step).lower() for step in _GEVAL_STEPS_EXAMPLES[0][1]["steps"]}
+
+    def check(reply: Any) -> Any:
+        steps = reply.get("steps") if isinstance(reply, dict) else None
+        copied = [x for x in steps or () if _one_line(str(x)).lower() in example]
+        if steps and 2 * len(copied) >= len(steps):
+            raise ValueError(
+                "the judge copied the few-shot example's evaluation steps; give the "
+                "metric evaluation_steps"
+            )
+        return reply
+
+    schema = _object(steps=_list(_string(100, 10), 4, least=3))
+    return CompletionPrompt(text, schema, check)
 
 
 _GEVAL_RESULTS = (
@@ -526,7 +575,8 @@ def deepeval_statements(actual_output: str) -> CompletionPrompt:
         f"Text: {_one_line(actual_output)}",
         "Statements",
     )
-    return CompletionPrompt(text, _statements_schema(actual_output))
+    check = _reject_copies("statements", actual_output)
+    return CompletionPrompt(text, _statements_schema(actual_output), check)
 
 
 _DEEPEVAL_VERDICTS = (
