@@ -1,0 +1,81 @@
+"""Cost of one generated judge token on the embedded Gemma: threads and grammar (issue 20).
+
+Starts the embedded llama.cpp server with 1 and then 2 threads and, on each, times the
+same ragas statement-split prompt (a real support_rag answer) with the JSON-schema grammar
+evalkit sends and without any grammar, 40 tokens each after a warm-up call that leaves
+the prompt in the server's cache (so the time is generation, not prompt reading).
+
+Printed: seconds, tokens and milliseconds per generated token for each (threads, grammar)
+pair, and the load average. Run: ``python bench/bench_judge_tokens.py [--reps N]``.
+Nothing is asserted; quote medians and the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import types
+
+import httpx
+from llama_cpp import llama_grammar
+
+from evalkit.embedded import EmbeddedServer
+from evalkit.scorers import completion_prompts
+
+QUESTION = "How much does the Plus plan cost?"
+ANSWER = (
+    "The Plus plan costs $6 per month or $60 per year. It includes unlimited notebooks and "
+    "notes, 20 GB of attachment storage and sync across up to 5 devices."
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=40)
+    args = parser.parse_args()
+    prompt = completion_prompts.ragas_statements(
+        types.SimpleNamespace(question=QUESTION, answer=ANSWER)
+    )
+    grammar = llama_grammar.json_schema_to_gbnf(json.dumps(prompt.schema))
+    per_token: dict[str, list[float]] = {}
+
+    def call(url: str, with_grammar: bool, max_tokens: int) -> tuple[float, int]:
+        body: dict[str, object] = {
+            "prompt": str(prompt),
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "stop": ["\n"],
+        }
+        if with_grammar:
+            body["grammar"] = grammar
+        started = time.perf_counter()
+        reply = httpx.post(f"{url}/completions", json=body, timeout=900).json()
+        return time.perf_counter() - started, int(reply["usage"]["completion_tokens"])
+
+    for _ in range(args.reps):
+        for threads in (1, 2):
+            server = EmbeddedServer(threads=threads)
+            url = server.start()
+            try:
+                call(url, False, 1)
+                for with_grammar in (True, False):
+                    seconds, n = call(url, with_grammar, args.tokens)
+                    key = f"threads={threads} {'grammar' if with_grammar else 'plain'}"
+                    per_token.setdefault(key, []).append(1000 * seconds / max(n, 1))
+                    print(
+                        f"{key}: {seconds:.2f} s, {n} tokens, {1000 * seconds / max(n, 1):.0f} "
+                        f"ms/token, load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+            finally:
+                server.stop()
+    for key, values in per_token.items():
+        print(f"median {key}: {statistics.median(values):.0f} ms/token over {len(values)}")
+
+
+if __name__ == "__main__":
+    main()
