@@ -116,14 +116,30 @@ def test_answer_relevancy_asks_strictness_questions_with_distinct_cache_keys(
     generated = {"question": "What is the capital of France?", "noncommittal": 0}
     openai_server.configure(rules=[{"match": QUESTION, "reply": reply(generated)}])
     client = ModelClient(cache=Cache(tmp_path))
-    (result,) = run("answer_relevancy", judge_params, [case("Paris is the capital.")], client)
+    params = {**judge_params, "strictness": 3}
+    (result,) = run("answer_relevancy", params, [case("Paris is the capital.")], client)
     # The generated question is the case's question: cosine 1 with the bundled MiniLM.
     assert result.value == pytest.approx(1.0, abs=1e-4)
     # strictness=3 means three real calls: with one shared cache key only one would reach
     # the server and the other two would be cache hits.
     assert openai_server.stats()["chat"] == 3
-    (again,) = run("answer_relevancy", judge_params, [case("Paris is the capital.")], client)
+    (again,) = run("answer_relevancy", params, [case("Paris is the capital.")], client)
     assert again.value == result.value and openai_server.stats()["chat"] == 3
+
+
+def test_answer_relevancy_asks_once_per_case_unless_the_judge_samples(
+    openai_server: Any, judge_params: dict[str, Any]
+) -> None:
+    generated = {"question": "What is the capital of France?", "noncommittal": 0}
+    openai_server.configure(rules=[{"match": QUESTION, "reply": reply(generated)}])
+    # At temperature 0 (the default) the repeats would be the same question: one call.
+    (result,) = run("answer_relevancy", judge_params, [case("Paris is the capital.")])
+    assert result.value == pytest.approx(1.0, abs=1e-4)
+    assert openai_server.stats()["chat"] == 1
+    # A judge that samples gets ragas' default of three questions.
+    sampling = {"judge": {**judge_params["judge"], "params": {"temperature": 0.7}}}
+    run("answer_relevancy", sampling, [case("Paris is the capital.")])
+    assert openai_server.stats()["chat"] == 1 + 3
 
 
 def test_answer_relevancy_noncommittal_scores_zero_but_no_question_is_unscored(

@@ -337,7 +337,7 @@ context_recall = _llm_only_metric(
 @register_scorer("answer_relevancy")
 def answer_relevancy(
     *,
-    strictness: int = 3,
+    strictness: int | None = None,
     embedding_model: str = BUNDLED_MODEL,
     judge: JudgeOption = None,
     concurrency: int | None = None,
@@ -347,12 +347,15 @@ def answer_relevancy(
     the judge generates from the output; 0 when every generated question is noncommittal.
 
     Args:
-        strictness: questions generated per case (each a separate judge call).
+        strictness: questions generated per case (each a separate judge call). Default:
+            ragas' 3 for a judge that samples (temperature above 0), else 1 — at
+            temperature 0 the repeats are the same question (on the embedded model, the
+            same reply), so they would triple the cost and change nothing.
         embedding_model: "minilm" (bundled) or a LiteLLM embedding model.
     """
-    if strictness < 1:
+    if strictness is not None and strictness < 1:
         raise ValueError("strictness must be >= 1")
-    return _ragas_scorer(
+    scorer = _ragas_scorer(
         "answer_relevancy",
         Needs(),
         context,
@@ -361,6 +364,10 @@ def answer_relevancy(
         embedding_model=embedding_model,
         options={"strictness": strictness},
     )
+    if strictness is None:
+        samples = float(scorer.judge_model.request_params(None).get("temperature") or 0) > 0
+        scorer.options["strictness"] = 3 if samples else 1
+    return scorer
 
 
 answer_relevancy.__doc__ = (answer_relevancy.__doc__ or "") + _JUDGE_OPTIONS
