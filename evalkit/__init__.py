@@ -4,7 +4,7 @@ Golden sets in JSONL, a system under test reached through LiteLLM, scorers, pair
 significance tests against a stored baseline, and a single-file HTML report.
 
 Importing evalkit changes nothing in the process (no environment variable, logging or
-warning setting): see :mod:`evalkit._offline` for what is set, and when.
+warning setting): see :mod:`evalkit.models._offline` for what is set, and when.
 """
 
 from __future__ import annotations
