@@ -35,9 +35,9 @@ from evalkit.config._suite import ProjectConfig, SuiteConfig
 from evalkit.data._golden import GoldenCase, GoldenSet
 from evalkit.data._records import OUTPUT_COLUMNS, Output, Totals
 from evalkit.errors import EvalkitWarning, InfrastructureError
-from evalkit.execution._progress import make_progress
 from evalkit.models._llm import ModelClient, ModelRequest, request_summary
 from evalkit.models._prompting import build_prompt, callable_payload
+from evalkit.util._progress import make_progress
 
 #: Stop early when this many calls (or every call, if fewer but >= EARLY_STOP_MIN) have
 #: all failed with the same error and none has succeeded.

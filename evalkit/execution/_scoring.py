@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from evalkit.data._records import MetricInfo, Output, ScoreRow
-from evalkit.execution._progress import stage
 from evalkit.scorers._base import (
     MetricShape,
     Score,
@@ -24,6 +23,7 @@ from evalkit.scorers._base import (
     create_scorer,
     input_text,
 )
+from evalkit.util._progress import stage
 
 if TYPE_CHECKING:
     from evalkit.config._suite import MetricSpec, ProjectConfig, SuiteConfig

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evalkit.data._records import MetricKind
 from evalkit.errors import ConfigError, InfrastructureError, NotFoundError, Problem
-from evalkit.execution._progress import tick
+from evalkit.util._progress import tick
 
 if TYPE_CHECKING:
     from evalkit.config._suite import ProjectConfig, SuiteConfig

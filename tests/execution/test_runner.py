@@ -16,9 +16,9 @@ from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
 from evalkit.data._golden import GoldenSet, parse_jsonl
 from evalkit.data._records import Output
 from evalkit.errors import InfrastructureError, TemplateError
-from evalkit.execution._progress import PlainProgress, make_progress
 from evalkit.execution._runner import Journal, compute_totals, generate_outputs
 from evalkit.models._llm import ModelClient
+from evalkit.util._progress import PlainProgress, make_progress
 from tests.support.fakeserver import FakeOpenAIServer
 
 
