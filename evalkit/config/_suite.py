@@ -25,8 +25,6 @@ are resolved against the folder of the config file.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import ConfigError, NotFoundError, Problem
+from evalkit.util._fingerprint import fingerprint_json
 
 EMBEDDED_MODEL = "embedded"
 
@@ -80,7 +79,7 @@ class SUTConfig(_Strict):
     def fingerprint(self) -> str:
         """Returns a hash of what determines the SUT's answers (no secrets included)."""
         how_to_call = {"timeout", "max_retries", "rpm", "outage_timeout"}
-        return _hash(self.model_dump(mode="json", exclude=how_to_call))
+        return fingerprint_json(self.model_dump(mode="json", exclude=how_to_call))
 
 
 class MetricSpec(_Strict):
@@ -214,11 +213,6 @@ class ProjectConfig(_Strict):
             return Path(relative)
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else Path(self.root) / candidate
-
-
-def _hash(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _line_of(text: str, key: str) -> int | None:

@@ -680,11 +680,13 @@ def calibrated_fingerprint(judge_fingerprint: str, mapping: ScoreMapping | None)
     Without a mapping it is the judge's own fingerprint; with one, a hash of both, so a
     new mapping makes the records and runs of the old one stale.
     """
-    from evalkit.config._suite import _hash
+    from evalkit.util._fingerprint import fingerprint_json
 
     if mapping is None:
         return judge_fingerprint
-    return _hash({"judge": judge_fingerprint, "mapping": mapping.model_dump(mode="json")})
+    return fingerprint_json(
+        {"judge": judge_fingerprint, "mapping": mapping.model_dump(mode="json")}
+    )
 
 
 def _kappa_by_threshold(

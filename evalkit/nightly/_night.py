@@ -20,7 +20,6 @@ Exit status: 3 when any night could not run, else 1 when any night raised an ale
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +47,7 @@ from evalkit.store._history import (
     NightRecord,
 )
 from evalkit.util._atomic import atomic_write_text
+from evalkit.util._fingerprint import fingerprint_bytes
 
 Clock = Callable[[], datetime]
 Runner = Callable[..., Run]
@@ -263,7 +263,7 @@ def _compare(
 
 
 def _digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return fingerprint_bytes(path.read_bytes())
 
 
 # ---------------------------------------------------------------- one night
