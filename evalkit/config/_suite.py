@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import ConfigError, NotFoundError, Problem
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.util._fingerprint import fingerprint_json
 
 EMBEDDED_MODEL = "embedded"
@@ -113,8 +114,8 @@ class GateConfig(_Strict):
     correction: Literal["bh", "holm", "none"] = "bh"
     max_unscored_share: float = Field(default=0.1, ge=0, le=1)
     fail_on_critical: bool = True
-    judge_min_n: int = Field(default=50, ge=0)
-    judge_min_kappa: float = Field(default=0.6, ge=-1, le=1)
+    judge_min_n: int = Field(default=JUDGE_MIN_ITEMS, ge=0)
+    judge_min_kappa: float = Field(default=JUDGE_MIN_KAPPA, ge=-1, le=1)
     bootstrap: int = Field(default=2000, ge=100)
     seed: int = 0
     mde_correlation: float = Field(

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import InvalidInputError, Problem
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA, judge_shortfall
 
 Scale = Literal["binary", "ordinal", "pairwise"]
 GateState = Literal["calibrated", "uncalibrated", "stale"]
@@ -974,8 +975,8 @@ def judge_gate_status(
     judge: str | _HasFingerprint,
     record: CalibrationRecord | None,
     *,
-    min_n: int = 50,
-    min_kappa: float = 0.6,
+    min_n: int = JUDGE_MIN_ITEMS,
+    min_kappa: float = JUDGE_MIN_KAPPA,
 ) -> JudgeGateStatus:
     """Returns ``calibrated``, ``uncalibrated`` or ``stale`` for a judge, with the reason.
 
@@ -1007,12 +1008,13 @@ def judge_gate_status(
         )
     kappa = record.figures.get("kappa", Figure(value=None)).value
     kappa_name = "weighted kappa" if record.kappa_weights == "quadratic" else "kappa"
-    if record.n < min_n:
+    shortfall = judge_shortfall(record.n, kappa, min_n=min_n, min_kappa=min_kappa)
+    if shortfall == "too few items":
         return JudgeGateStatus(
             "uncalibrated",
             f"only {record.n} labelled item(s) scored (need >= {min_n}); label more items",
         )
-    if kappa is None or kappa < min_kappa:
+    if shortfall == "kappa too low":
         shown = "undefined" if kappa is None else f"{kappa:.2f}"
         return JudgeGateStatus(
             "uncalibrated",

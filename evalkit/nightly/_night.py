@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from evalkit.comparison._model import Comparison
-from evalkit.config._suite import MetricSpec, ProjectConfig, SuiteConfig
-from evalkit.data._records import MetricInfo, Run
+from evalkit.config._suite import ProjectConfig, SuiteConfig
+from evalkit.data._records import Run
 from evalkit.errors import EvalkitError
+from evalkit.gate._policy import pass_threshold
 from evalkit.nightly import _drift as drift_mod
 from evalkit.store._history import (
     CaseChange,
@@ -51,7 +52,6 @@ from evalkit.util._fingerprint import fingerprint_bytes
 
 Clock = Callable[[], datetime]
 Runner = Callable[..., Run]
-BINARY_PASS_THRESHOLD = 0.5
 EXIT_OK, EXIT_ALERT, EXIT_FAILED = 0, 1, 3
 
 
@@ -136,19 +136,6 @@ def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
             )
         )
     return out
-
-
-def _threshold(
-    metric: str, info: MetricInfo | None, specs: Mapping[str, MetricSpec]
-) -> float | None:
-    spec = specs.get(metric)
-    if spec is not None and spec.threshold is not None:
-        return spec.threshold
-    if info is not None and info.threshold is not None:
-        return info.threshold
-    if info is not None and info.kind == "binary":
-        return BINARY_PASS_THRESHOLD
-    return None
 
 
 def classify_cases(
@@ -466,7 +453,8 @@ class NightlyJob:
         thresholds = {}
         for metric in means.columns:
             info = infos.get(str(metric))
-            threshold = _threshold(str(metric), info, specs)
+            kind = info.kind if info is not None else "continuous"
+            threshold = pass_threshold(kind, specs.get(str(metric)), info)
             if threshold is not None:
                 thresholds[str(metric)] = (threshold, info.higher_is_better if info else True)
         flaky, changed = classify_cases(frames, thresholds=thresholds)
