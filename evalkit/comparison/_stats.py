@@ -659,57 +659,6 @@ def paired_permutation_test(
 # ---------------------------------------------------------------- non-inferiority
 
 
-@dataclass(frozen=True)
-class NonInferiorityResult:
-    """A one-sided test that the candidate is no worse than the baseline minus a margin."""
-
-    estimate: float  # mean improvement (candidate - baseline, sign flipped if lower is better)
-    margin: float
-    lower_bound: float  # one-sided (1 - alpha) lower confidence bound of ``estimate``
-    statistic: float  # t = (estimate + margin) / se
-    p_value: float
-    non_inferior: bool
-    se: float
-    df: int
-    alpha: float
-
-
-def non_inferiority_test(
-    differences: npt.ArrayLike,
-    *,
-    margin: float,
-    alpha: float = 0.05,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
-    higher_is_better: bool = True,
-) -> NonInferiorityResult:
-    """Returns the one-sided t test of H0: improvement <= -margin against H1: > -margin.
-
-    Method: the shifted one-sided test for non-inferiority (Wellek 2010, "Testing
-    Statistical Hypotheses of Equivalence and Noninferiority", 2nd ed., ch. 2; Piaggio et
-    al. 2012, CONSORT non-inferiority extension), with the cluster-robust SE of
-    :func:`paired_mean_difference` and G - 1 degrees of freedom. ``non_inferior`` is
-    ``p_value <= alpha`` (equivalently, ``lower_bound > -margin``).
-    """
-    if margin < 0:
-        raise ValueError("margin must be >= 0")
-    diff = np.asarray(differences, dtype=np.float64)
-    sign = 1.0 if higher_is_better else -1.0
-    base = np.zeros_like(diff)
-    result = paired_mean_difference(base, sign * diff, groups=groups)
-    estimate, se, df = result.delta, result.se_cluster, result.df
-    if not se > 0:  # no variability: the estimate is the answer
-        shown = bool(estimate >= -margin)
-        return NonInferiorityResult(
-            estimate, margin, estimate, math.inf, 0.0 if shown else 1.0, shown, 0.0, df, alpha
-        )
-    statistic = (estimate + margin) / se
-    p_value = float(sps.t.sf(statistic, df))
-    lower = estimate - float(sps.t.ppf(1 - alpha, df)) * se
-    return NonInferiorityResult(
-        estimate, margin, lower, statistic, p_value, p_value <= alpha, se, df, alpha
-    )
-
-
 # ---------------------------------------------------------------- multiplicity
 
 
@@ -1524,6 +1473,74 @@ def decide_verdicts(
             verdicts.append("no-change")
             reasons.append("no significant difference")
     return verdicts, reasons
+
+
+@dataclass(frozen=True)
+class NonInferiorityResult:
+    """Whether the candidate is shown no worse than the baseline minus a margin."""
+
+    estimate: float  # mean improvement (candidate - baseline, sign flipped if lower is better)
+    margin: float
+    lower_bound: float  # the worse end of the (1 - alpha) CI, as an improvement
+    non_inferior: bool  # lower_bound >= -margin, as the gate decides it
+    alpha: float
+    n_paired: int
+    n_units: int  # cases, or clusters when clustered
+    clustered: bool
+    n_resamples: int
+
+
+def non_inferiority_test(
+    differences: npt.ArrayLike,
+    *,
+    margin: float,
+    alpha: float = 0.05,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    higher_is_better: bool = True,
+    n_resamples: int = 2000,
+    rng: RNGLike = 0,
+) -> NonInferiorityResult:
+    """Returns the gate's non-inferiority decision for paired candidate - baseline differences.
+
+    The gate's rule, computed by the gate's code (:func:`paired_columns`): the candidate
+    is non-inferior when the worse end of the (1 - alpha) percentile (cluster) bootstrap
+    CI of the mean improvement is within the margin, ``lower_bound >= -margin`` (the CI
+    approach to non-inferiority: Piaggio et al. 2012, CONSORT non-inferiority extension;
+    Wellek 2010, "Testing Statistical Hypotheses of Equivalence and Noninferiority", 2nd
+    ed., ch. 2). With the suite's ``gate.alpha``, ``gate.bootstrap`` and ``gate.seed``
+    as ``alpha``, ``n_resamples`` and ``rng`` it gives the interval and decision
+    ``evalkit compare`` shows for the same cases. NaN differences are left out; fewer than
+    :data:`MIN_UNITS` cases (clusters) are never non-inferior.
+    """
+    if margin < 0:
+        raise ValueError("margin must be >= 0")
+    diff = np.asarray(differences, dtype=np.float64)
+    if diff.ndim != 1:
+        raise ValueError("differences must be a 1-D array")
+    columns = paired_columns(
+        np.zeros_like(diff),
+        diff,
+        kinds="continuous",
+        groups=groups,
+        alpha=alpha,
+        margin=margin,
+        higher_is_better=higher_is_better,
+        n_boot=n_resamples,
+        rng=rng,
+    )
+    sign = 1.0 if higher_is_better else -1.0
+    worse_end = columns.ci_low[0] if higher_is_better else columns.ci_high[0]
+    return NonInferiorityResult(
+        estimate=float(sign * columns.delta[0]),
+        margin=margin,
+        lower_bound=float(sign * worse_end),
+        non_inferior=bool(columns.non_inferior[0]),
+        alpha=alpha,
+        n_paired=int(columns.n_paired[0]),
+        n_units=int(columns.n_units[0]),
+        clustered=columns.clustered,
+        n_resamples=n_resamples,
+    )
 
 
 @dataclass(frozen=True)

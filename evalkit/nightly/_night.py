@@ -105,8 +105,14 @@ def case_means(run: Run) -> pd.DataFrame:
 
 
 def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
-    """Returns each metric's mean over cases with a 95% t interval (clustered by group)."""
-    from scipy import stats as sps
+    """Returns each metric's mean over cases with a 95% t interval (clustered by group).
+
+    The interval is the comparison's own statistics
+    (:func:`evalkit.comparison._stats.paired_mean_difference` against zero): the
+    cluster-robust standard error with the G/(G-1) small-sample factor, and Student's t
+    with G - 1 degrees of freedom (G clusters; a case without a group is its own).
+    """
+    from evalkit.comparison._stats import MIN_UNITS, paired_mean_difference
 
     infos = {m.name: m for m in run.manifest.metrics}
     out = []
@@ -117,13 +123,11 @@ def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
         mean = float(values.mean()) if n else None
         low = high = None
         if n >= 2 and mean is not None:
-            groups = pd.Series([run.groups.get(c, c) for c in values.index], index=values.index)
-            residual_sums = (values - mean).groupby(groups).sum()
-            n_units = len(residual_sums)
-            se = math.sqrt(float((residual_sums**2).sum())) / n
-            if n_units >= 2:
-                half = float(sps.t.ppf(0.975, n_units - 1)) * se
-                low, high = mean - half, mean + half
+            groups = [run.groups.get(str(case)) for case in values.index]
+            scores = values.to_numpy(dtype=np.float64)
+            estimate = paired_mean_difference(np.zeros(n), scores, groups=groups)
+            if estimate.n_clusters >= MIN_UNITS:
+                low, high = estimate.confidence_interval(0.95)
         out.append(
             NightMetric(
                 name=str(metric),
