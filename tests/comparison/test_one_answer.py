@@ -90,7 +90,9 @@ def _nightly(tmp_path: Path, baseline: Run, candidate: Run, gate: GateConfig) ->
     return job.night("qa").record
 
 
-@pytest.mark.parametrize(("margin", "shown"), [(0.02, False), (0.1, True)])
+# At margin 0.025 the former library test (a one-sided t bound, -0.0246) said
+# non-inferior while the gate's bootstrap bound (-0.0256) says not.
+@pytest.mark.parametrize(("margin", "shown"), [(0.02, False), (0.025, False), (0.1, True)])
 def test_comparison_nightly_and_library_give_one_interval_and_decision(
     tmp_path: Path, paired: tuple[Run, Run, np.ndarray, list[str]], margin: float, shown: bool
 ) -> None:
