@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.data._jsonl import describe_type, json_objects
 from evalkit.errors import GoldenSetError, Problem
+from evalkit.gate._policy import is_critical
 from evalkit.util._fingerprint import fingerprint_lines
 
 FORMAT_HINT = "see the golden-set format in README"
@@ -69,7 +70,7 @@ class GoldenCase(BaseModel):
     @property
     def critical(self) -> bool:
         """True when the case is tagged ``critical`` (it must pass)."""
-        return "critical" in self.tags
+        return is_critical(self.tags)
 
     def canonical_json(self) -> str:
         """Returns the case as canonical JSON (sorted keys, no spaces) for hashing."""
