@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the ``calibrate`` verb."""
@@ -58,10 +60,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed", type=int, default=0, metavar="S", help="seed of bootstrap, folds, sample (0)"
     )
     parser.add_argument(
-        "--min-n", type=int, metavar="N", help="gate threshold: labelled items (default 50)"
+        "--min-n",
+        type=int,
+        metavar="N",
+        help=f"gate threshold: labelled items (default {JUDGE_MIN_ITEMS})",
     )
     parser.add_argument(
-        "--min-kappa", type=float, metavar="K", help="gate threshold: kappa (default 0.6)"
+        "--min-kappa",
+        type=float,
+        metavar="K",
+        help=f"gate threshold: kappa (default {JUDGE_MIN_KAPPA:g})",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="compute and print, do not store the record"

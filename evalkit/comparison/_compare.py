@@ -17,7 +17,8 @@ What happens, in order:
    ``gate.max_unscored_share`` is ``inconclusive`` and makes the gate an error.
 5. The gate (see :func:`evaluate_gate`).
 
-Gate semantics (every reason is listed in ``GateResult.reasons``):
+Gate semantics (every reason is listed in ``GateResult.reasons``; the rules themselves are
+:mod:`evalkit.gate._policy`'s):
 
 * policy ``regression``: fails when a gating metric, overall or in a slice, has the
   verdict ``regression``.
@@ -25,7 +26,8 @@ Gate semantics (every reason is listed in ``GateResult.reasons``):
   not shown non-inferior (the 1 - alpha CI's worse end is below -margin). Slices still
   fail only on ``regression``: a small slice can rarely show non-inferiority.
 * a critical case (tag ``critical``) that fails a gating metric in the candidate (below
-  the metric's threshold, binary below 0.5, or unscored) fails the gate, whether or not
+  the metric's threshold, binary below 0.5, or unscored: :mod:`evalkit.gate._policy`)
+  fails the gate, whether or not
   it failed in the baseline too (``known_failure`` says which).
 * judge metrics whose judge is not ``calibrated`` are advisory: reported, listed in
   ``GateResult.advisory``, never failing or passing the gate; so are metrics with
@@ -41,7 +43,6 @@ import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -52,43 +53,16 @@ from evalkit.comparison._model import (
     CaseDiff,
     Comparison,
     GateResult,
-    JudgeStatus,
     MetricComparison,
     Verdict,
     interval_text,
     mde_text,
 )
 from evalkit.config._suite import GateConfig, MetricSpec
-from evalkit.data._records import MetricInfo, Run
+from evalkit.data._records import Run
+from evalkit.gate._policy import MetricPolicy, gate_failure, is_critical, metric_policy
 
-CRITICAL_TAG = "critical"
-BINARY_PASS_THRESHOLD = 0.5
-_KINDS = ("binary", "continuous", "ordinal")
-_JUDGE_STATUSES = ("calibrated", "uncalibrated", "stale", "not-a-judge")
 _UNKNOWN_FINGERPRINTS = ("", "unknown")
-
-
-@dataclass(frozen=True)
-class MetricPolicy:
-    """How one metric is compared and gated, resolved from spec, manifest and gate."""
-
-    name: str
-    kind: stats.Kind
-    higher_is_better: bool
-    threshold: float | None  # per-case pass threshold (binary default 0.5)
-    margin: float
-    gating: bool
-    judge_status: JudgeStatus
-    advisory: str | None  # why this metric cannot gate, when it cannot
-
-    def fails(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Returns True where a scored value fails the threshold (NaN: False)."""
-        if self.threshold is None:
-            return np.zeros(values.shape, dtype=bool)
-        scored = ~np.isnan(values)
-        return scored & ~stats.passes(
-            values, self.threshold, higher_is_better=self.higher_is_better
-        )
 
 
 @dataclass(frozen=True)
@@ -174,54 +148,6 @@ def _metric_names(baseline: Run, candidate: Run, metrics: Sequence[MetricSpec] |
     return list(ordered)
 
 
-def metric_policy(
-    name: str,
-    *,
-    spec: MetricSpec | None,
-    info: MetricInfo | None,
-    observed_kind: str | None,
-    gate: GateConfig,
-    judge_status: Mapping[str, str] | None,
-) -> MetricPolicy:
-    kind: stats.Kind = "continuous"
-    if info:
-        kind = info.kind
-    elif observed_kind in _KINDS:
-        kind = cast(stats.Kind, observed_kind)
-    higher_is_better = info.higher_is_better if info else True
-    threshold = (
-        spec.threshold
-        if spec and spec.threshold is not None
-        else (info.threshold if info else None)
-    )
-    if threshold is None and kind == "binary":
-        threshold = BINARY_PASS_THRESHOLD
-    if spec and spec.margin is not None:
-        margin = spec.margin
-    elif info and info.margin is not None:
-        margin = info.margin
-    else:
-        margin = gate.margin
-    status_text = (judge_status or {}).get(name)
-    if status_text is None:
-        status_text = "uncalibrated" if info and info.judge_fingerprint else "not-a-judge"
-    status = cast(JudgeStatus, status_text if status_text in _JUDGE_STATUSES else "uncalibrated")
-    advisory = None
-    if status not in ("calibrated", "not-a-judge"):
-        advisory = f"{name}: judge is {status}; reported, but it does not gate"
-    configured = (spec.gate if spec else True) and (info.gate if info else True)
-    return MetricPolicy(
-        name=name,
-        kind=kind,
-        higher_is_better=higher_is_better,
-        threshold=threshold,
-        margin=float(margin),
-        gating=configured and advisory is None,
-        judge_status=status,
-        advisory=advisory,
-    )
-
-
 def _missing_metric_row(policy: MetricPolicy, side: str) -> MetricComparison:
     nan = math.nan
     return MetricComparison(
@@ -270,11 +196,10 @@ def evaluate_gate(
     reasons: list[str] = []
     advisory = sorted({p.advisory for p in policies.values() if p.advisory})
     for row in rows:
-        if not row.gating:
-            continue
-        if row.verdict == "regression":
+        failure = gate_failure(row, gate.policy)
+        if failure == "regression":
             reasons.append(f"{_describe(row)}: regression")
-        elif gate.policy == "non-inferiority" and row.slice is None and not row.non_inferior:
+        elif failure == "not non-inferior":
             reasons.append(
                 f"{_describe(row)}: not shown non-inferior (margin {row.margin:g}, "
                 f"MDE {mde_text(row.mde)})"
@@ -343,7 +268,7 @@ def _case_diffs(
     failing_now = (fail_c | np.isnan(c)) & gating_rule & cand.has_case[:, None]
     failing_base = (fail_b | np.isnan(b)) & gating_rule
     known = failing_now.any(axis=1) & ~(failing_now & ~failing_base).any(axis=1)
-    critical = np.array([CRITICAL_TAG in tags.get(case, ()) for case in case_ids], dtype=bool)
+    critical = np.array([is_critical(tags.get(case, ())) for case in case_ids], dtype=bool)
     critical_failed = critical & failing_now.any(axis=1)
 
     flips: dict[int, dict[str, str]] = {}

@@ -12,10 +12,14 @@ named fields. Conventions used throughout:
   holds more than one case, standard errors, bootstrap and permutation work on whole
   clusters (Miller 2024, "Adding Error Bars to Evals", arXiv:2411.00640, section 2.3).
 
-:func:`paired_compare` is the one-call public API; :func:`paired_columns` and
-:func:`decide_verdicts` are its vectorised engine, used by
-:mod:`evalkit.comparison._compare` to test
-many metrics and slices with one shared set of resamples.
+:func:`paired_columns` and :func:`decide_verdicts` are the engine
+:mod:`evalkit.comparison._compare` uses to test many metrics and slices with one shared
+set of resamples; :func:`non_inferiority_test` is the gate's non-inferiority rule for one
+set of differences, and :func:`paired_mean_difference` the cluster-robust mean and t
+interval (nightly runs use it). Apart from :func:`non_inferiority_test` (for users who
+hold differences rather than runs), every function here has a caller in evalkit; the
+tests' one-column views and reference implementations live in the tests
+(``tests/support/stats_oracle.py``).
 
 Verdicts (one-sided tests at ``alpha``, after multiplicity adjustment in compare):
 
@@ -130,17 +134,6 @@ def _cluster_sums(values: FloatArray, clusters: Clusters) -> tuple[FloatArray, F
 
 
 @dataclass(frozen=True)
-class CaseMeans:
-    """Per-case means of repeated samples, in first-seen case order."""
-
-    case_ids: npt.NDArray[Any]
-    mean: FloatArray  # NaN when no sample of the case is scored
-    sd: FloatArray  # within-case sample SD (ddof=1); 0 with fewer than 2 scored samples
-    n_scored: IntArray
-    n_samples: IntArray
-
-
-@dataclass(frozen=True)
 class CodeMoments:
     """Mean, SD and counts of values grouped by integer code (NaN values left out)."""
 
@@ -163,33 +156,6 @@ def moments_by_code(codes: IntArray, values: FloatArray, n_codes: int) -> CodeMo
         sd = np.where(n_scored >= 2, np.sqrt(sum_sq / (n_scored - 1)), 0.0)
     n_rows = np.bincount(codes, minlength=n_codes).astype(np.float64)
     return CodeMoments(mean, sd, n_scored, n_rows)
-
-
-def average_samples(
-    case_ids: npt.ArrayLike, values: npt.ArrayLike, samples: npt.ArrayLike | None = None
-) -> CaseMeans:
-    """Returns per-case means and SDs of long-form (case_id, sample, value) scores.
-
-    Unscored samples are NaN and left out; a case with no scored sample has a NaN mean.
-    ``samples`` (optional) is only checked: a (case, sample) pair may appear once.
-    """
-    ids = np.asarray(case_ids, dtype=object)
-    vals = np.asarray(values, dtype=np.float64)
-    if ids.shape != vals.shape:
-        raise ValueError("case_ids and values must have the same length")
-    codes, uniques = pd.factorize(ids)
-    if samples is not None:
-        pairs = pd.MultiIndex.from_arrays([codes, np.asarray(samples)])
-        if pairs.has_duplicates:
-            raise ValueError("a (case_id, sample) pair appears more than once")
-    moments = moments_by_code(codes.astype(np.int64), vals, len(uniques))
-    return CaseMeans(
-        case_ids=np.asarray(uniques, dtype=object),
-        mean=moments.mean,
-        sd=moments.sd,
-        n_scored=moments.n_scored.astype(np.int64),
-        n_samples=moments.n_rows.astype(np.int64),
-    )
 
 
 # ---------------------------------------------------------------- mean difference and SEs
@@ -284,20 +250,6 @@ def paired_mean_difference(
 # ---------------------------------------------------------------- bootstrap
 
 
-@dataclass(frozen=True)
-class BootstrapCI:
-    """A percentile bootstrap confidence interval of the mean difference."""
-
-    estimate: float
-    low: float
-    high: float
-    se: float  # SD of the bootstrap means
-    confidence: float
-    n_resamples: int
-    n_units: int
-    clustered: bool
-
-
 def _poisson_table(levels: int = 65536) -> FloatArray:
     """Returns the Poisson(1) quantile of (u + 0.5) / levels for every u < levels."""
     cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
@@ -360,58 +312,7 @@ def _bootstrap_means(
     return out
 
 
-def paired_bootstrap_ci(
-    differences: npt.ArrayLike,
-    *,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
-    confidence: float = 0.95,
-    n_resamples: int = 2000,
-    rng: RNGLike = 0,
-) -> BootstrapCI:
-    """Returns the percentile bootstrap CI of the mean paired difference.
-
-    Method: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 (percentile
-    interval) over the paired differences, resampled by Poisson(1) weights (see
-    :func:`_bootstrap_means`); with clusters, whole clusters are resampled (cluster
-    bootstrap; Field & Welsh 2007; Miller 2024 section 2.3) and the mean is the ratio of
-    resampled sums to resampled counts. NaN differences are left out.
-    """
-    diff = np.asarray(differences, dtype=np.float64)
-    keep = ~np.isnan(diff)
-    labels = None if groups is None else np.asarray(groups, dtype=object)[keep]
-    diff = diff[keep]
-    clusters = cluster_codes(labels, len(diff))
-    if len(diff) == 0:
-        nan = math.nan
-        return BootstrapCI(nan, nan, nan, nan, confidence, n_resamples, 0, clusters.clustered)
-    sums, counts = _cluster_sums(diff[:, None], clusters)
-    boot = _bootstrap_means(sums, counts, n_resamples, as_generator(rng))[:, 0]
-    tail = (1 - confidence) / 2
-    low, high = np.nanquantile(boot, [tail, 1 - tail])
-    return BootstrapCI(
-        estimate=float(diff.mean()),
-        low=float(low),
-        high=float(high),
-        se=float(np.nanstd(boot, ddof=1)),
-        confidence=confidence,
-        n_resamples=n_resamples,
-        n_units=clusters.n_clusters,
-        clustered=clusters.clustered,
-    )
-
-
 # ---------------------------------------------------------------- McNemar
-
-
-@dataclass(frozen=True)
-class McNemarResult:
-    """McNemar's exact test on the discordant pairs of two paired binary outcomes."""
-
-    to_fail: int  # passed in the baseline, fails in the candidate
-    to_pass: int  # failed in the baseline, passes in the candidate
-    n_discordant: int
-    p_value: float
-    alternative: Alternative
 
 
 def _mcnemar_pvalues(
@@ -430,33 +331,6 @@ def _mcnemar_pvalues(
     p_greater = sps.binom.sf(up - 1, total, 0.5)
     p_two = np.minimum(1.0, 2.0 * np.minimum(p_less, p_greater))
     return np.asarray(p_less), np.asarray(p_greater), np.asarray(p_two)
-
-
-def mcnemar_exact(
-    baseline: npt.ArrayLike, candidate: npt.ArrayLike, *, alternative: Alternative = "two-sided"
-) -> McNemarResult:
-    """Returns McNemar's exact (binomial) test for paired 0/1 outcomes.
-
-    Method: McNemar 1947, Psychometrika 12:153-157, exact form as in Agresti 2013,
-    "Categorical Data Analysis", 3rd ed., section 11.1: condition on the n discordant
-    pairs; the to-fail count is Binomial(n, 1/2) under H0 (scipy.stats.binomtest).
-    Pairs with a NaN on either side are left out.
-    """
-    base = np.asarray(baseline, dtype=np.float64)
-    cand = np.asarray(candidate, dtype=np.float64)
-    keep = ~(np.isnan(base) | np.isnan(cand))
-    base, cand = base[keep], cand[keep]
-    if not np.all(np.isin(base, (0.0, 1.0)) & np.isin(cand, (0.0, 1.0))):
-        raise ValueError("McNemar's test needs 0/1 outcomes on both sides")
-    to_fail = int(np.sum((base == 1) & (cand == 0)))
-    to_pass = int(np.sum((base == 0) & (cand == 1)))
-    n = to_fail + to_pass
-    if n == 0:
-        return McNemarResult(to_fail, to_pass, 0, 1.0, alternative)
-    # "less" (candidate passes less often) = more to-fail than chance.
-    scipy_alternative = {"less": "greater", "greater": "less", "two-sided": "two-sided"}
-    result = sps.binomtest(to_fail, n, 0.5, alternative=scipy_alternative[alternative])
-    return McNemarResult(to_fail, to_pass, n, float(result.pvalue), alternative)
 
 
 # ---------------------------------------------------------------- Wilcoxon signed-rank
@@ -563,18 +437,6 @@ def _wilcoxon_columns(differences: FloatArray) -> tuple[FloatArray, FloatArray, 
 # ---------------------------------------------------------------- sign-flip permutation
 
 
-@dataclass(frozen=True)
-class PermutationResult:
-    """A paired (sign-flip) permutation test of the mean difference."""
-
-    statistic: float  # the observed mean difference
-    p_value: float
-    n_resamples: int  # sign patterns used (2**units when exact)
-    exact: bool
-    n_units: int
-    alternative: Alternative
-
-
 def _signflip_pvalues(
     unit_sums: FloatArray, n_resamples: int, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray, FloatArray, bool, int]:
@@ -617,96 +479,6 @@ def _signflip_pvalues(
         np.minimum((two + 1) / denominator, 1.0),
         False,
         n_resamples,
-    )
-
-
-def paired_permutation_test(
-    differences: npt.ArrayLike,
-    *,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
-    alternative: Alternative = "two-sided",
-    n_resamples: int = 10_000,
-    rng: RNGLike = 0,
-) -> PermutationResult:
-    """Returns the sign-flip permutation test of the mean paired difference.
-
-    Method: Fisher 1935 / Pitman 1937 paired permutation test (Good 2005, "Permutation,
-    Parametric and Bootstrap Tests of Hypotheses", section 3.7.2): under H0 each pair's
-    difference is as likely to have either sign. With clusters the whole cluster's summed
-    difference flips together (cluster permutation). Exact for up to
-    EXACT_PERMUTATION_MAX_UNITS units, Monte Carlo with the +1 correction beyond.
-    """
-    diff = np.asarray(differences, dtype=np.float64)
-    keep = ~np.isnan(diff)
-    labels = None if groups is None else np.asarray(groups, dtype=object)[keep]
-    diff = diff[keep]
-    clusters = cluster_codes(labels, len(diff))
-    if len(diff) == 0:
-        return PermutationResult(math.nan, 1.0, 0, True, 0, alternative)
-    sums, _ = _cluster_sums(diff[:, None], clusters)
-    less, greater, two, exact, patterns = _signflip_pvalues(sums, n_resamples, as_generator(rng))
-    chosen = {"less": less, "greater": greater, "two-sided": two}[alternative]
-    return PermutationResult(
-        statistic=float(diff.mean()),
-        p_value=float(chosen[0]),
-        n_resamples=patterns,
-        exact=exact,
-        n_units=clusters.n_clusters,
-        alternative=alternative,
-    )
-
-
-# ---------------------------------------------------------------- non-inferiority
-
-
-@dataclass(frozen=True)
-class NonInferiorityResult:
-    """A one-sided test that the candidate is no worse than the baseline minus a margin."""
-
-    estimate: float  # mean improvement (candidate - baseline, sign flipped if lower is better)
-    margin: float
-    lower_bound: float  # one-sided (1 - alpha) lower confidence bound of ``estimate``
-    statistic: float  # t = (estimate + margin) / se
-    p_value: float
-    non_inferior: bool
-    se: float
-    df: int
-    alpha: float
-
-
-def non_inferiority_test(
-    differences: npt.ArrayLike,
-    *,
-    margin: float,
-    alpha: float = 0.05,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
-    higher_is_better: bool = True,
-) -> NonInferiorityResult:
-    """Returns the one-sided t test of H0: improvement <= -margin against H1: > -margin.
-
-    Method: the shifted one-sided test for non-inferiority (Wellek 2010, "Testing
-    Statistical Hypotheses of Equivalence and Noninferiority", 2nd ed., ch. 2; Piaggio et
-    al. 2012, CONSORT non-inferiority extension), with the cluster-robust SE of
-    :func:`paired_mean_difference` and G - 1 degrees of freedom. ``non_inferior`` is
-    ``p_value <= alpha`` (equivalently, ``lower_bound > -margin``).
-    """
-    if margin < 0:
-        raise ValueError("margin must be >= 0")
-    diff = np.asarray(differences, dtype=np.float64)
-    sign = 1.0 if higher_is_better else -1.0
-    base = np.zeros_like(diff)
-    result = paired_mean_difference(base, sign * diff, groups=groups)
-    estimate, se, df = result.delta, result.se_cluster, result.df
-    if not se > 0:  # no variability: the estimate is the answer
-        shown = bool(estimate >= -margin)
-        return NonInferiorityResult(
-            estimate, margin, estimate, math.inf, 0.0 if shown else 1.0, shown, 0.0, df, alpha
-        )
-    statistic = (estimate + margin) / se
-    p_value = float(sps.t.sf(statistic, df))
-    lower = estimate - float(sps.t.ppf(1 - alpha, df)) * se
-    return NonInferiorityResult(
-        estimate, margin, lower, statistic, p_value, p_value <= alpha, se, df, alpha
     )
 
 
@@ -784,66 +556,6 @@ def mde_exact_flips(n: int, *, alpha: float = 0.05, power: float = 0.8) -> float
     if n < k:
         return math.inf
     return float(sps.beta.ppf(power, k, n - k + 1))
-
-
-def power_from_se(
-    effect: npt.ArrayLike, se: npt.ArrayLike, *, alpha: float = 0.05, sides: int = 1
-) -> FloatArray:
-    """Returns the power to detect ``|effect|`` given the SE of the mean difference.
-
-    One-sided: Phi(|effect|/se - z_{1-alpha}); two-sided adds the (tiny) opposite tail.
-    """
-    ratio = np.abs(np.asarray(effect, dtype=np.float64)) / np.asarray(se, dtype=np.float64)
-    z = _z(alpha, sides)
-    power = sps.norm.cdf(ratio - z)
-    if sides == 2:
-        power = power + sps.norm.cdf(-ratio - z)
-    return np.asarray(power)
-
-
-@dataclass(frozen=True)
-class PowerAnalysis:
-    """Power of a paired comparison, from the observed SD of the differences."""
-
-    n: int
-    n_clusters: int
-    sd_diff: float
-    se: float  # cluster-robust when clustered
-    design_effect: float
-    alpha: float
-    power: float
-    sides: int
-    mde: float  # smallest true effect detected with probability ``power``
-
-
-def power_analysis(
-    differences: npt.ArrayLike,
-    *,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    sides: int = 1,
-) -> PowerAnalysis:
-    """Returns the minimum detectable effect of a paired design at the given power.
-
-    Method: MDE = (z_{1-alpha/sides} + z_power) * SE, where SE = sd(d)/sqrt(n) inflated by
-    the design effect of clustering (SE taken as the cluster-robust SE; Miller 2024,
-    section 5, "power analysis"). Uses the observed SD of the differences.
-    """
-    diff = np.asarray(differences, dtype=np.float64)
-    result = paired_mean_difference(np.zeros_like(diff), diff, groups=groups)
-    sd = result.se * math.sqrt(result.n) if result.n > 0 else math.nan
-    return PowerAnalysis(
-        n=result.n,
-        n_clusters=result.n_clusters,
-        sd_diff=sd,
-        se=result.se_cluster,
-        design_effect=result.design_effect,
-        alpha=alpha,
-        power=power,
-        sides=sides,
-        mde=float(mde_from_se(result.se_cluster, alpha=alpha, power=power, sides=sides)),
-    )
 
 
 # ---------------------------------------------------------------- design-time MDE
@@ -1269,38 +981,11 @@ def design_cases_needed(design: DesignMDE, drop: float) -> FloatArray:
 # ---------------------------------------------------------------- flips
 
 
-@dataclass(frozen=True)
-class FlipCounts:
-    """How paired pass/fail outcomes moved from the baseline to the candidate."""
-
-    to_fail: int
-    to_pass: int
-    both_pass: int
-    both_fail: int
-
-    @property
-    def n(self) -> int:
-        """Returns the number of pairs counted."""
-        return self.to_fail + self.to_pass + self.both_pass + self.both_fail
-
-
 def passes(values: npt.ArrayLike, threshold: float, *, higher_is_better: bool = True) -> BoolArray:
     """Returns value >= threshold (or <= when lower is better); NaN never passes."""
     v = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return np.asarray(v >= threshold if higher_is_better else v <= threshold)
-
-
-def flip_counts(baseline_pass: npt.ArrayLike, candidate_pass: npt.ArrayLike) -> FlipCounts:
-    """Returns counts of pass->fail, fail->pass, pass->pass and fail->fail pairs."""
-    base = np.asarray(baseline_pass, dtype=bool)
-    cand = np.asarray(candidate_pass, dtype=bool)
-    return FlipCounts(
-        to_fail=int(np.sum(base & ~cand)),
-        to_pass=int(np.sum(~base & cand)),
-        both_pass=int(np.sum(base & cand)),
-        both_fail=int(np.sum(~base & ~cand)),
-    )
 
 
 # ---------------------------------------------------------------- paired comparison
@@ -1527,93 +1212,68 @@ def decide_verdicts(
 
 
 @dataclass(frozen=True)
-class PairedResult:
-    """The paired comparison of one metric: estimate, CI, tests, MDE and verdict."""
+class NonInferiorityResult:
+    """Whether the candidate is shown no worse than the baseline minus a margin."""
 
-    delta: float  # candidate - baseline, in the metric's units
-    ci_low: float
-    ci_high: float
-    p_value: float  # one-sided, H1: candidate worse (direction-aware)
-    p_value_better: float  # one-sided, H1: candidate better
-    p_value_two_sided: float
-    test: str
-    mde: float  # design-time, one-sided at alpha, 80% power (see paired_columns)
-    mde_observed: float  # at this comparison's observed noise
-    se: float
-    n_paired: int
-    n_units: int
-    clustered: bool
-    baseline_mean: float
-    candidate_mean: float
-    non_inferior: bool
+    estimate: float  # mean improvement (candidate - baseline, sign flipped if lower is better)
     margin: float
+    lower_bound: float  # the worse end of the (1 - alpha) CI, as an improvement
+    non_inferior: bool  # lower_bound >= -margin, as the gate decides it
     alpha: float
-    higher_is_better: bool
-    n_unscored: int
-    flips_to_fail: int
-    flips_to_pass: int
-    verdict: Verdict
-    reason: str
+    n_paired: int
+    n_units: int  # cases, or clusters when clustered
+    clustered: bool
+    n_resamples: int
 
 
-def paired_compare(
-    baseline: npt.ArrayLike,
-    candidate: npt.ArrayLike,
+def non_inferiority_test(
+    differences: npt.ArrayLike,
     *,
-    kind: Kind,
-    groups: Sequence[Any] | npt.ArrayLike | None = None,
+    margin: float,
     alpha: float = 0.05,
-    margin: float = 0.0,
+    groups: Sequence[Any] | npt.ArrayLike | None = None,
     higher_is_better: bool = True,
-    n_boot: int = 2000,
+    n_resamples: int = 2000,
     rng: RNGLike = 0,
-) -> PairedResult:
-    """Returns the paired comparison of two aligned score arrays (one value per case).
+) -> NonInferiorityResult:
+    """Returns the gate's non-inferiority decision for paired candidate - baseline differences.
 
-    NaN marks an unscored case; it is left out and counted in ``n_unscored``. Average
-    repeated samples first (:func:`average_samples`). Tests, CI and verdict as in
-    :func:`paired_columns` and :func:`decide_verdicts`; the verdict uses the raw one-sided
-    p-values (no multiplicity adjustment for a single comparison).
+    The gate's rule, computed by the gate's code (:func:`paired_columns`): the candidate
+    is non-inferior when the worse end of the (1 - alpha) percentile (cluster) bootstrap
+    CI of the mean improvement is within the margin, ``lower_bound >= -margin`` (the CI
+    approach to non-inferiority: Piaggio et al. 2012, CONSORT non-inferiority extension;
+    Wellek 2010, "Testing Statistical Hypotheses of Equivalence and Noninferiority", 2nd
+    ed., ch. 2). With the suite's ``gate.alpha``, ``gate.bootstrap`` and ``gate.seed``
+    as ``alpha``, ``n_resamples`` and ``rng`` it gives the interval and decision
+    ``evalkit compare`` shows for the same cases. NaN differences are left out; fewer than
+    :data:`MIN_UNITS` cases (clusters) are never non-inferior.
     """
-    base = np.asarray(baseline, dtype=np.float64)
-    cand = np.asarray(candidate, dtype=np.float64)
-    if base.ndim != 1 or base.shape != cand.shape:
-        raise ValueError("baseline and candidate must be 1-D arrays of the same length")
+    if margin < 0:
+        raise ValueError("margin must be >= 0")
+    diff = np.asarray(differences, dtype=np.float64)
+    if diff.ndim != 1:
+        raise ValueError("differences must be a 1-D array")
     columns = paired_columns(
-        base,
-        cand,
-        kinds=kind,
+        np.zeros_like(diff),
+        diff,
+        kinds="continuous",
         groups=groups,
         alpha=alpha,
         margin=margin,
         higher_is_better=higher_is_better,
-        n_boot=n_boot,
+        n_boot=n_resamples,
         rng=rng,
     )
-    verdicts, reasons = decide_verdicts(columns)
-    return PairedResult(
-        delta=float(columns.delta[0]),
-        ci_low=float(columns.ci_low[0]),
-        ci_high=float(columns.ci_high[0]),
-        p_value=float(columns.p_worse[0]),
-        p_value_better=float(columns.p_better[0]),
-        p_value_two_sided=float(columns.p_two_sided[0]),
-        test=columns.tests[0],
-        mde=float(columns.mde[0]),
-        mde_observed=float(columns.mde_observed[0]),
-        se=float(columns.se[0]),
+    sign = 1.0 if higher_is_better else -1.0
+    worse_end = columns.ci_low[0] if higher_is_better else columns.ci_high[0]
+    return NonInferiorityResult(
+        estimate=float(sign * columns.delta[0]),
+        margin=margin,
+        lower_bound=float(sign * worse_end),
+        non_inferior=bool(columns.non_inferior[0]),
+        alpha=alpha,
         n_paired=int(columns.n_paired[0]),
         n_units=int(columns.n_units[0]),
         clustered=columns.clustered,
-        baseline_mean=float(columns.baseline_mean[0]),
-        candidate_mean=float(columns.candidate_mean[0]),
-        non_inferior=bool(columns.non_inferior[0]),
-        margin=margin,
-        alpha=alpha,
-        higher_is_better=higher_is_better,
-        n_unscored=int(len(base) - columns.n_paired[0]),
-        flips_to_fail=int(columns.to_fail[0]),
-        flips_to_pass=int(columns.to_pass[0]),
-        verdict=verdicts[0],
-        reason=reasons[0],
+        n_resamples=n_resamples,
     )

@@ -25,8 +25,6 @@ are resolved against the folder of the config file.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -35,6 +33,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import ConfigError, NotFoundError, Problem
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
+from evalkit.util._fingerprint import fingerprint_json
 
 EMBEDDED_MODEL = "embedded"
 
@@ -80,7 +80,7 @@ class SUTConfig(_Strict):
     def fingerprint(self) -> str:
         """Returns a hash of what determines the SUT's answers (no secrets included)."""
         how_to_call = {"timeout", "max_retries", "rpm", "outage_timeout"}
-        return _hash(self.model_dump(mode="json", exclude=how_to_call))
+        return fingerprint_json(self.model_dump(mode="json", exclude=how_to_call))
 
 
 class MetricSpec(_Strict):
@@ -114,8 +114,8 @@ class GateConfig(_Strict):
     correction: Literal["bh", "holm", "none"] = "bh"
     max_unscored_share: float = Field(default=0.1, ge=0, le=1)
     fail_on_critical: bool = True
-    judge_min_n: int = Field(default=50, ge=0)
-    judge_min_kappa: float = Field(default=0.6, ge=-1, le=1)
+    judge_min_n: int = Field(default=JUDGE_MIN_ITEMS, ge=0)
+    judge_min_kappa: float = Field(default=JUDGE_MIN_KAPPA, ge=-1, le=1)
     bootstrap: int = Field(default=2000, ge=100)
     seed: int = 0
     mde_correlation: float = Field(
@@ -214,11 +214,6 @@ class ProjectConfig(_Strict):
             return Path(relative)
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else Path(self.root) / candidate
-
-
-def _hash(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _line_of(text: str, key: str) -> int | None:

@@ -11,7 +11,6 @@ in one pass (see :class:`evalkit.errors.GoldenSetError`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.data._jsonl import describe_type, json_objects
 from evalkit.errors import GoldenSetError, Problem
+from evalkit.gate._policy import is_critical
+from evalkit.util._fingerprint import fingerprint_lines
 
 FORMAT_HINT = "see the golden-set format in README"
 _FIELDS = ("id", "input", "expected", "contexts", "tags", "group", "metadata")
@@ -69,7 +70,7 @@ class GoldenCase(BaseModel):
     @property
     def critical(self) -> bool:
         """True when the case is tagged ``critical`` (it must pass)."""
-        return "critical" in self.tags
+        return is_critical(self.tags)
 
     def canonical_json(self) -> str:
         """Returns the case as canonical JSON (sorted keys, no spaces) for hashing."""
@@ -114,15 +115,7 @@ class GoldenSet:
 
 def fingerprint_cases(cases: Iterable[GoldenCase]) -> str:
     """Returns a content hash of the cases, independent of line order and whitespace."""
-    return _fingerprint_texts(case.canonical_json() for case in cases)
-
-
-def _fingerprint_texts(texts: Iterable[str]) -> str:
-    digest = hashlib.sha256()
-    for text in sorted(texts):
-        digest.update(text.encode("utf-8"))
-        digest.update(b"\n")
-    return "sha256:" + digest.hexdigest()[:16]
+    return fingerprint_lines(case.canonical_json() for case in cases)
 
 
 _EMPTY_DEFAULTS: tuple[Any, ...] = (None, [], {})
@@ -234,7 +227,7 @@ def parse_jsonl(data: bytes, path: str) -> GoldenSet:
                 )
             ]
         )
-    return GoldenSet(path, tuple(cases), _fingerprint_texts(canonical), first_line)
+    return GoldenSet(path, tuple(cases), fingerprint_lines(canonical), first_line)
 
 
 # ---------------------------------------------------------------- Hugging Face datasets

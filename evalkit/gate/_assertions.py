@@ -11,7 +11,7 @@ message when a metric misses its threshold::
         )
 
 Without ``output`` the SUT answers the case (through LiteLLM, cached); with it, only the
-scorers run. Thresholds and pass rules are those of the suite gate (evalkit.gate._decision).
+scorers run. Thresholds and pass rules are those of the suite gate (evalkit.gate._policy).
 """
 
 from __future__ import annotations
@@ -175,8 +175,7 @@ class Evaluator:
         rows: list[ScoreRow],
         infos: list[MetricInfo],
     ) -> CheckResult:
-        from evalkit.comparison._compare import metric_policy
-        from evalkit.gate._decision import miss
+        from evalkit.gate._policy import metric_policy
 
         specs = {spec.name: spec for spec in suite.metrics}
         by_info = {info.name: info for info in infos}
@@ -191,7 +190,7 @@ class Evaluator:
                 gate=suite.gate,
                 judge_status=None,
             )
-            text_miss = miss(name, value, policy)
+            text_miss = policy.miss(value)
             if text_miss is not None and policy.gating:
                 reason = next((r.error for r in rows if r.metric == name and r.error), None)
                 misses.append(f"{text_miss} ({reason})" if reason else text_miss)

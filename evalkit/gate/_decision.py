@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.comparison._model import interval_text, mde_text
 from evalkit.errors import EvalkitError
+from evalkit.gate._policy import CRITICAL_TAG, MetricPolicy, gate_failure, metric_policy
 
 if TYPE_CHECKING:
-    from evalkit.comparison._compare import MetricPolicy
     from evalkit.comparison._model import CaseDiff, Comparison, MetricComparison
     from evalkit.config._suite import ProjectConfig, SuiteConfig
     from evalkit.data._records import Run
@@ -163,8 +163,6 @@ def metric_policies(
     comparison: Comparison, suite: SuiteConfig, candidate: Run, judge_status: dict[str, str]
 ) -> dict[str, MetricPolicy]:
     """Returns each compared metric's policy (threshold, direction, gating) as compare uses it."""
-    from evalkit.comparison._compare import metric_policy  # one definition of thresholds and gating
-
     specs = {spec.name: spec for spec in suite.metrics}
     infos = {m.name: m for m in candidate.manifest.metrics}
     names = [row.metric for row in comparison.overall()]
@@ -182,20 +180,6 @@ def metric_policies(
     }
 
 
-def miss(name: str, value: float | None, policy: MetricPolicy) -> str | None:
-    """Returns why ``value`` misses the metric's threshold, or None when it meets it."""
-    import numpy as np
-
-    if policy.threshold is None:
-        return None
-    if value is None:
-        return f"{name} unscored"
-    if not bool(policy.fails(np.array([value], dtype=np.float64))[0]):
-        return None
-    relation = "<" if policy.higher_is_better else ">"
-    return f"{name} {value:.3g} {relation} threshold {policy.threshold:g}"
-
-
 def case_outcome(
     diff: CaseDiff, policies: dict[str, MetricPolicy], *, in_baseline: bool
 ) -> CaseOutcome:
@@ -209,7 +193,7 @@ def case_outcome(
         properties.append((f"evalkit.{name}", _num(value) if value is not None else "unscored"))
         if base is not None:
             properties.append((f"evalkit.{name}.baseline", _num(base)))
-        miss_text = miss(name, value, policy)
+        miss_text = policy.miss(value)
         if miss_text is None:
             continue
         if in_baseline:
@@ -222,12 +206,12 @@ def case_outcome(
     if not misses:
         status: CaseStatus = "passed"
         message = "meets its thresholds" + notes
-    elif in_baseline and diff.known_failure and "critical" not in diff.tags:
+    elif in_baseline and diff.known_failure and CRITICAL_TAG not in diff.tags:
         status = "known-failure"
         message = f"{KNOWN_FAILURE}: {'; '.join(misses)}"
     else:
         status = "failed"
-        prefix = "critical case: " if "critical" in diff.tags else ""
+        prefix = "critical case: " if CRITICAL_TAG in diff.tags else ""
         known = (
             f" ({KNOWN_FAILURE}, but the case is critical)"
             if in_baseline and diff.known_failure and prefix
@@ -244,14 +228,11 @@ def case_outcome(
 
 
 def _regressed(row: MetricComparison, policy: str) -> str | None:
-    """Returns why the row fails the gate (as compare.evaluate_gate decides), else None."""
-    if not row.gating:
-        return None
-    if row.verdict == "regression":
-        return "regression"
-    if policy == "non-inferiority" and row.slice is None and not row.non_inferior:
+    """Returns why the row fails the gate (:func:`evalkit.gate._policy.gate_failure`), else None."""
+    failure = gate_failure(row, policy)
+    if failure == "not non-inferior":
         return f"not shown non-inferior (margin {row.margin:g})"
-    return None
+    return failure
 
 
 def describe_row(row: MetricComparison, why: str) -> str:

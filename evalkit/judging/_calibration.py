@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import InvalidInputError, Problem
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA, judge_shortfall
 
 Scale = Literal["binary", "ordinal", "pairwise"]
 GateState = Literal["calibrated", "uncalibrated", "stale"]
@@ -680,11 +681,13 @@ def calibrated_fingerprint(judge_fingerprint: str, mapping: ScoreMapping | None)
     Without a mapping it is the judge's own fingerprint; with one, a hash of both, so a
     new mapping makes the records and runs of the old one stale.
     """
-    from evalkit.config._suite import _hash
+    from evalkit.util._fingerprint import fingerprint_json
 
     if mapping is None:
         return judge_fingerprint
-    return _hash({"judge": judge_fingerprint, "mapping": mapping.model_dump(mode="json")})
+    return fingerprint_json(
+        {"judge": judge_fingerprint, "mapping": mapping.model_dump(mode="json")}
+    )
 
 
 def _kappa_by_threshold(
@@ -972,8 +975,8 @@ def judge_gate_status(
     judge: str | _HasFingerprint,
     record: CalibrationRecord | None,
     *,
-    min_n: int = 50,
-    min_kappa: float = 0.6,
+    min_n: int = JUDGE_MIN_ITEMS,
+    min_kappa: float = JUDGE_MIN_KAPPA,
 ) -> JudgeGateStatus:
     """Returns ``calibrated``, ``uncalibrated`` or ``stale`` for a judge, with the reason.
 
@@ -1005,12 +1008,13 @@ def judge_gate_status(
         )
     kappa = record.figures.get("kappa", Figure(value=None)).value
     kappa_name = "weighted kappa" if record.kappa_weights == "quadratic" else "kappa"
-    if record.n < min_n:
+    shortfall = judge_shortfall(record.n, kappa, min_n=min_n, min_kappa=min_kappa)
+    if shortfall == "too few items":
         return JudgeGateStatus(
             "uncalibrated",
             f"only {record.n} labelled item(s) scored (need >= {min_n}); label more items",
         )
-    if kappa is None or kappa < min_kappa:
+    if shortfall == "kappa too low":
         shown = "undefined" if kappa is None else f"{kappa:.2f}"
         return JudgeGateStatus(
             "uncalibrated",

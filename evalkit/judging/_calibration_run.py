@@ -37,6 +37,7 @@ import numpy as np
 
 import evalkit
 from evalkit.data._records import Run, RunManifest
+from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.judging._calibration import (
     Agreement,
     CalibratedItem,
@@ -547,8 +548,8 @@ def judge_metric_statuses(
     manifest: RunManifest,
     judges_dir: str | Path,
     *,
-    min_n: int = 50,
-    min_kappa: float = 0.6,
+    min_n: int = JUDGE_MIN_ITEMS,
+    min_kappa: float = JUDGE_MIN_KAPPA,
     judge_names: Mapping[str, str] | None = None,
 ) -> dict[str, JudgeGateStatus]:
     """Returns metric -> gate status for every judge metric of a run.
@@ -656,8 +657,8 @@ def calibration_report(
     run: Run,
     judges_dir: str | Path,
     *,
-    min_n: int = 50,
-    min_kappa: float = 0.6,
+    min_n: int = JUDGE_MIN_ITEMS,
+    min_kappa: float = JUDGE_MIN_KAPPA,
     judge_names: Mapping[str, str] | None = None,
     alpha: float = 0.05,
 ) -> dict[str, dict[str, Any]]:

@@ -54,8 +54,8 @@ from pydantic import (
     model_validator,
 )
 
-from evalkit.config._suite import _hash
 from evalkit.errors import ConfigError, NotFoundError, Problem, TemplateError
+from evalkit.util._fingerprint import fingerprint_json
 
 _SCALE = re.compile(r"^\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*$")
 PASS_FAIL = "pass/fail"
@@ -133,7 +133,7 @@ class JudgeModel:
 
     def fingerprint(self) -> str:
         """Returns a hash of the model, route and params."""
-        return _hash(
+        return fingerprint_json(
             {
                 "model": self.model,
                 "mode": self.mode,
@@ -284,7 +284,7 @@ class JudgeDefinition(BaseModel):
         for key, default in _LATER_DEFAULTS.items():
             if data.get(key) == default:
                 del data[key]
-        return _hash(data)
+        return fingerprint_json(data)
 
     def variables(self) -> set[str]:
         """Returns the variables the rubric and template use."""

@@ -21,7 +21,6 @@ rater's label.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evalkit.data._golden import ChatMessage
 from evalkit.data._jsonl import describe_type, json_objects
 from evalkit.errors import InvalidInputError, NotFoundError, Problem
+from evalkit.util._fingerprint import fingerprint_lines
 
 FORMAT_HINT = "see the labelled-set format in docs/calibration.md"
 BINARY_VALUES = ("pass", "fail")
@@ -333,10 +333,8 @@ def parse_labels(data: bytes, path: str) -> LabelledSet:
                 )
             ]
         )
-    digest = hashlib.sha256()
-    for text in sorted(_canonical(item) for item in items):
-        digest.update(text.encode("utf-8") + b"\n")
-    return LabelledSet(path, tuple(items), kind, "sha256:" + digest.hexdigest()[:16], first_line)
+    fingerprint = fingerprint_lines(_canonical(item) for item in items)
+    return LabelledSet(path, tuple(items), kind, fingerprint, first_line)
 
 
 def _kind_of_value(value: LabelValue, pairwise: bool) -> str:

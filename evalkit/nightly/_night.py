@@ -20,7 +20,6 @@ Exit status: 3 when any night could not run, else 1 when any night raised an ale
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -33,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from evalkit.comparison._model import Comparison
-from evalkit.config._suite import MetricSpec, ProjectConfig, SuiteConfig
-from evalkit.data._records import MetricInfo, Run
+from evalkit.config._suite import ProjectConfig, SuiteConfig
+from evalkit.data._records import Run
 from evalkit.errors import EvalkitError
+from evalkit.gate._policy import pass_threshold
 from evalkit.nightly import _drift as drift_mod
 from evalkit.store._history import (
     CaseChange,
@@ -48,10 +48,10 @@ from evalkit.store._history import (
     NightRecord,
 )
 from evalkit.util._atomic import atomic_write_text
+from evalkit.util._fingerprint import fingerprint_bytes
 
 Clock = Callable[[], datetime]
 Runner = Callable[..., Run]
-BINARY_PASS_THRESHOLD = 0.5
 EXIT_OK, EXIT_ALERT, EXIT_FAILED = 0, 1, 3
 
 
@@ -105,8 +105,14 @@ def case_means(run: Run) -> pd.DataFrame:
 
 
 def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
-    """Returns each metric's mean over cases with a 95% t interval (clustered by group)."""
-    from scipy import stats as sps
+    """Returns each metric's mean over cases with a 95% t interval (clustered by group).
+
+    The interval is the comparison's own statistics
+    (:func:`evalkit.comparison._stats.paired_mean_difference` against zero): the
+    cluster-robust standard error with the G/(G-1) small-sample factor, and Student's t
+    with G - 1 degrees of freedom (G clusters; a case without a group is its own).
+    """
+    from evalkit.comparison._stats import MIN_UNITS, paired_mean_difference
 
     infos = {m.name: m for m in run.manifest.metrics}
     out = []
@@ -117,13 +123,11 @@ def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
         mean = float(values.mean()) if n else None
         low = high = None
         if n >= 2 and mean is not None:
-            groups = pd.Series([run.groups.get(c, c) for c in values.index], index=values.index)
-            residual_sums = (values - mean).groupby(groups).sum()
-            n_units = len(residual_sums)
-            se = math.sqrt(float((residual_sums**2).sum())) / n
-            if n_units >= 2:
-                half = float(sps.t.ppf(0.975, n_units - 1)) * se
-                low, high = mean - half, mean + half
+            groups = [run.groups.get(str(case)) for case in values.index]
+            scores = values.to_numpy(dtype=np.float64)
+            estimate = paired_mean_difference(np.zeros(n), scores, groups=groups)
+            if estimate.n_clusters >= MIN_UNITS:
+                low, high = estimate.confidence_interval(0.95)
         out.append(
             NightMetric(
                 name=str(metric),
@@ -136,19 +140,6 @@ def night_metrics(run: Run, means: pd.DataFrame) -> list[NightMetric]:
             )
         )
     return out
-
-
-def _threshold(
-    metric: str, info: MetricInfo | None, specs: Mapping[str, MetricSpec]
-) -> float | None:
-    spec = specs.get(metric)
-    if spec is not None and spec.threshold is not None:
-        return spec.threshold
-    if info is not None and info.threshold is not None:
-        return info.threshold
-    if info is not None and info.kind == "binary":
-        return BINARY_PASS_THRESHOLD
-    return None
 
 
 def classify_cases(
@@ -263,7 +254,7 @@ def _compare(
 
 
 def _digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return fingerprint_bytes(path.read_bytes())
 
 
 # ---------------------------------------------------------------- one night
@@ -466,7 +457,8 @@ class NightlyJob:
         thresholds = {}
         for metric in means.columns:
             info = infos.get(str(metric))
-            threshold = _threshold(str(metric), info, specs)
+            kind = info.kind if info is not None else "continuous"
+            threshold = pass_threshold(kind, specs.get(str(metric)), info)
             if threshold is not None:
                 thresholds[str(metric)] = (threshold, info.higher_is_better if info else True)
         flaky, changed = classify_cases(frames, thresholds=thresholds)

@@ -138,9 +138,11 @@ class DeepEvalScorer(BaseScorer):
         """Returns the judge model's fingerprint, with evalkit's prompts' for a text judge."""
         if not self.completion_prompts:
             return self.judge_model.fingerprint()
-        from evalkit.config._suite import _hash
+        from evalkit.util._fingerprint import fingerprint_json
 
-        return _hash({"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()})
+        return fingerprint_json(
+            {"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()}
+        )
 
     def fingerprint(self) -> str | None:
         """Returns the judge's fingerprint (model, and prompts for a text judge)."""
@@ -202,9 +204,9 @@ class GEvalScorer(DeepEvalScorer):
 
     def fingerprint(self) -> str | None:
         """Returns a hash of the judge model, criteria, rubric and params."""
-        from evalkit.config._suite import _hash
+        from evalkit.util._fingerprint import fingerprint_json
 
-        return _hash(
+        return fingerprint_json(
             {
                 "judge": self.judge_fingerprint(),
                 "criteria": self.criteria,

@@ -158,9 +158,11 @@ class RagasScorer(BaseScorer):
         (the ragas prompts are pinned by version)."""
         if not self.completion_prompts:
             return self.judge_model.fingerprint()
-        from evalkit.config._suite import _hash
+        from evalkit.util._fingerprint import fingerprint_json
 
-        return _hash({"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()})
+        return fingerprint_json(
+            {"judge": self.judge_model.fingerprint(), "prompts": prompts_fingerprint()}
+        )
 
     def _metric(self, llm: Any) -> Any:
         from ragas.metrics import collections as rc
