@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
+from evalkit._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

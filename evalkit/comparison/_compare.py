@@ -18,7 +18,7 @@ What happens, in order:
 5. The gate (see :func:`evaluate_gate`).
 
 Gate semantics (every reason is listed in ``GateResult.reasons``; the rules themselves are
-:mod:`evalkit.gate._policy`'s):
+:mod:`evalkit._policy`'s):
 
 * policy ``regression``: fails when a gating metric, overall or in a slice, has the
   verdict ``regression``.
@@ -26,7 +26,7 @@ Gate semantics (every reason is listed in ``GateResult.reasons``; the rules them
   not shown non-inferior (the 1 - alpha CI's worse end is below -margin). Slices still
   fail only on ``regression``: a small slice can rarely show non-inferiority.
 * a critical case (tag ``critical``) that fails a gating metric in the candidate (below
-  the metric's threshold, binary below 0.5, or unscored: :mod:`evalkit.gate._policy`)
+  the metric's threshold, binary below 0.5, or unscored: :mod:`evalkit._policy`)
   fails the gate, whether or not
   it failed in the baseline too (``known_failure`` says which).
 * judge metrics whose judge is not ``calibrated`` are advisory: reported, listed in
@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from evalkit._policy import MetricPolicy, gate_failure, is_critical, metric_policy
 from evalkit.comparison import _stats as stats
 from evalkit.comparison._model import (
     CaseDiff,
@@ -60,7 +61,6 @@ from evalkit.comparison._model import (
 )
 from evalkit.config._suite import GateConfig, MetricSpec
 from evalkit.data._records import Run
-from evalkit.gate._policy import MetricPolicy, gate_failure, is_critical, metric_policy
 
 _UNKNOWN_FINGERPRINTS = ("", "unknown")
 

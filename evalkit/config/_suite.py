@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evalkit._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.errors import ConfigError, NotFoundError, Problem
-from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.util._fingerprint import fingerprint_json
 
 EMBEDDED_MODEL = "embedded"

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evalkit._policy import is_critical
 from evalkit.data._jsonl import describe_type, json_objects
 from evalkit.errors import GoldenSetError, Problem
-from evalkit.gate._policy import is_critical
 from evalkit.util._fingerprint import fingerprint_lines
 
 FORMAT_HINT = "see the golden-set format in README"

@@ -11,7 +11,7 @@ message when a metric misses its threshold::
         )
 
 Without ``output`` the SUT answers the case (through LiteLLM, cached); with it, only the
-scorers run. Thresholds and pass rules are those of the suite gate (evalkit.gate._policy).
+scorers run. Thresholds and pass rules are those of the suite gate (evalkit._policy).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ class Evaluator:
         rows: list[ScoreRow],
         infos: list[MetricInfo],
     ) -> CheckResult:
-        from evalkit.gate._policy import metric_policy
+        from evalkit._policy import metric_policy
 
         specs = {spec.name: spec for spec in suite.metrics}
         by_info = {info.name: info for info in infos}

@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from evalkit._policy import CRITICAL_TAG, MetricPolicy, gate_failure, metric_policy
 from evalkit.comparison._model import interval_text, mde_text
 from evalkit.errors import EvalkitError
-from evalkit.gate._policy import CRITICAL_TAG, MetricPolicy, gate_failure, metric_policy
 
 if TYPE_CHECKING:
     from evalkit.comparison._model import CaseDiff, Comparison, MetricComparison
@@ -228,7 +228,7 @@ def case_outcome(
 
 
 def _regressed(row: MetricComparison, policy: str) -> str | None:
-    """Returns why the row fails the gate (:func:`evalkit.gate._policy.gate_failure`), else None."""
+    """Returns why the row fails the gate (:func:`evalkit._policy.gate_failure`), else None."""
     failure = gate_failure(row, policy)
     if failure == "not non-inferior":
         return f"not shown non-inferior (margin {row.margin:g})"

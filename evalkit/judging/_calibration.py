@@ -39,8 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA, judge_shortfall
 from evalkit.errors import InvalidInputError, Problem
-from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA, judge_shortfall
 
 Scale = Literal["binary", "ordinal", "pairwise"]
 GateState = Literal["calibrated", "uncalibrated", "stale"]

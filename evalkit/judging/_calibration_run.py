@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 import evalkit
+from evalkit._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.data._records import Run, RunManifest
-from evalkit.gate._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA
 from evalkit.judging._calibration import (
     Agreement,
     CalibratedItem,

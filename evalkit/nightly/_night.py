@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit._policy import pass_threshold
 from evalkit.comparison._model import Comparison
 from evalkit.config._suite import ProjectConfig, SuiteConfig
 from evalkit.data._records import Run
 from evalkit.errors import EvalkitError
-from evalkit.gate._policy import pass_threshold
 from evalkit.nightly import _drift as drift_mod
 from evalkit.store._history import (
     CaseChange,

@@ -1,4 +1,4 @@
-"""The gate's rules, written once in evalkit.gate._policy, and the places that use them."""
+"""The gate's rules, written once in evalkit._policy, and the places that use them."""
 
 from __future__ import annotations
 
