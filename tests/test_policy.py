@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from evalkit import _policy as policy
 from evalkit.comparison._model import MetricComparison
 from evalkit.config._suite import GateConfig, MetricSpec
 from evalkit.data._records import MetricInfo
-from evalkit.gate import _policy as policy
 from evalkit.judging import _calibration, _calibration_run
 
 
