@@ -67,6 +67,24 @@ def test_local_embedder_batches(minilm: LocalEmbedder, monkeypatch: pytest.Monke
     assert calls == [4, 4, 2]
 
 
+def test_a_texts_vector_does_not_depend_on_the_texts_embedded_with_it(
+    minilm: LocalEmbedder,
+) -> None:
+    # Two runs of the same system batch their texts differently (other outputs, other
+    # order); a batch padded to its longest text moved the vector in the 7th decimal.
+    text = "The capital of France is Paris."
+    alone = minilm.encode([text])[0]
+    crowded = minilm.encode(
+        ["cow", "a much longer answer that pads this batch well past the first text"] * 9
+        + [text, "eight legs"]
+    )[18]
+    assert np.array_equal(alone, crowded)
+    reordered = minilm.encode(["eight legs", text, *["bonds"] * 20])[1]
+    assert np.array_equal(alone, reordered)
+    reference = np.asarray(minilm.model().encode([text], normalize_embeddings=True))[0]
+    assert float(alone @ reference) == pytest.approx(1.0, abs=1e-6)  # the same embedding
+
+
 def test_cosine_similarity_is_row_wise() -> None:
     a = np.array([[1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
     b = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
