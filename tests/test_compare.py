@@ -182,22 +182,39 @@ def test_slices_by_tag_and_q_values_adjusted_across_metrics_and_slices() -> None
     assert np.allclose([r.q_value for r in holm.metrics], stats.adjust_pvalues(p, "holm"))
 
 
-def test_a_failing_critical_case_fails_the_gate_and_known_failures_are_marked() -> None:
-    tags = {"c000": ["critical"], "c001": ["critical"]}
+def test_a_newly_failing_critical_case_fails_the_gate_and_a_known_failure_warns() -> None:
+    tags = {"c000": ["critical"], "c001": ["critical"], "c050": ["critical"]}
     base = make_run("b", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
-    cand = make_run("c", binary_rows([0.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    # c050 is new in the candidate: no baseline record, so its failure is not "known".
+    cand = make_run("c", binary_rows([0.0, 0.0] + [1.0] * 48 + [0.0]), metrics=[CORRECT], tags=tags)
     result = compare_runs(base, cand)
     assert result.overall()[0].verdict == "no-change"  # one flip is not significant
-    first, second = result.cases[0], result.cases[1]
-    assert first.critical_failed and not first.known_failure
-    assert second.critical_failed and second.known_failure
+    newly, known, new = result.cases[0], result.cases[1], result.cases[50]
+    assert newly.critical_failed and not newly.known_failure
+    assert known.critical_failed and known.known_failure
+    assert new.case_id == "c050" and new.critical_failed and not new.known_failure
     assert not result.gate.passed
     assert result.gate.reasons == (
         "critical case c000 fails correct",
-        "critical case c001 fails correct (known failure: it failed in the baseline too)",
+        "critical case c050 fails correct",
     )
+    assert result.gate.known_failures == (
+        "critical case c001 fails correct: known failure (it failed in the baseline too; "
+        "not a gate failure)",
+    )
+    assert result.to_dict()["gate"]["known_failures"] == list(result.gate.known_failures)
     lenient = compare_runs(base, cand, gate=GateConfig(fail_on_critical=False))
     assert lenient.gate.passed
+
+
+def test_a_critical_case_that_already_failed_in_the_baseline_does_not_fail_the_gate() -> None:
+    tags = {"c001": ["critical"]}
+    base = make_run("b", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    cand = make_run("c", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    result = compare_runs(base, cand)
+    assert result.cases[1].critical_failed and result.cases[1].known_failure
+    assert result.gate.passed and result.gate.reasons == ()
+    assert len(result.gate.known_failures) == 1 and "c001" in result.gate.known_failures[0]
 
 
 def test_uncalibrated_judge_metrics_are_advisory_and_never_gate() -> None:

@@ -391,7 +391,7 @@ def _comparison_banner(comparison: Comparison) -> Banner:
         headline=headline,
         reasons=tuple(gate.reasons),
         advisory=tuple(gate.advisory),
-        warnings=tuple(comparison.warnings),
+        warnings=(*comparison.warnings, *comparison.gate.known_failures),
         facts=tuple(facts),
     )
 
