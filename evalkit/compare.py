@@ -354,9 +354,7 @@ def _case_diffs(
     failing_now = (fail_c | np.isnan(c)) & gating_rule & cand.has_case[:, None]
     failing_base = (fail_b | np.isnan(b)) & gating_rule
     # Known: failing now, in the baseline, and every metric it fails failed there too.
-    known = (
-        failing_now.any(axis=1) & base.has_case & ~(failing_now & ~failing_base).any(axis=1)
-    )
+    known = failing_now.any(axis=1) & base.has_case & ~(failing_now & ~failing_base).any(axis=1)
     critical = np.array([CRITICAL_TAG in tags.get(case, ()) for case in case_ids], dtype=bool)
     critical_failed = critical & failing_now.any(axis=1)
 

@@ -13,8 +13,8 @@ over the case's samples; binary metrics pass at 0.5 unless the metric sets a thr
 an unscored value misses). A failing case that failed in the baseline too is a known
 failure, tagged ``critical`` or not: a critical case fails the case and the gate only when
 it is newly failing (it passed in the baseline, or the baseline has no record of it); a
-critical known failure is a warning in the summary and the report. The statistics behind the suite's gate are
-:func:`evalkit.compare.compare_runs`; nothing here computes one.
+critical known failure is a warning in the summary and the report. The statistics
+behind the suite's gate are :func:`evalkit.compare.compare_runs`; nothing here computes one.
 
 The outcome is plain data (:meth:`SuiteOutcome.to_json`), so one process computes it and
 the others (pytest-xdist workers) read it.

@@ -364,3 +364,36 @@ def test_case_diffs_show_unscored_and_missing_values_as_none() -> None:
     assert diffs["c0"].delta == {"f1": 0.25}
     assert diffs["c1"].baseline == {"f1": None} and diffs["c1"].delta == {"f1": None}
     assert diffs["c2"].candidate == {"f1": None} and diffs["c2"].baseline == {"f1": 0.25}
+
+
+def test_a_ci_of_one_cluster_or_no_spread_is_na_in_json_terminal_and_report(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A public golden set whose `group` is its category: every slice holds one cluster;
+    # each cluster moved by the same amount, so overall there is no spread either.
+    from evalkit.gate import describe_row
+    from evalkit.report import render_report
+
+    ids = [f"c{i:03d}" for i in range(40)]
+    tags = {c: ["cat-a"] if i < 20 else ["cat-b"] for i, c in enumerate(ids)}
+    groups = {c: "a" if i < 20 else "b" for i, c in enumerate(ids)}
+    base = make_run("b", [(c, "f1", 0.8) for c in ids], metrics=[F1], tags=tags, groups=groups)
+    cand_rows: list[Row] = [(c, "f1", 0.6 if i % 2 else 0.7) for i, c in enumerate(ids)]
+    cand = make_run("c", cand_rows, metrics=[F1], tags=tags, groups=groups)
+    result = compare_runs(base, cand)
+    assert [row.slice for row in result.metrics] == [None, "cat-a", "cat-b"]
+    for row in result.metrics:
+        assert row.delta == pytest.approx(-0.15)
+        assert math.isnan(row.ci_low) and math.isnan(row.ci_high)
+        assert " n/a, p=" in describe_row(row, "why")
+    assert all(m["ci_low"] is None and m["ci_high"] is None for m in result.to_dict()["metrics"])
+    paths = render_report(cand, baseline=base, comparison=result, output=tmp_path / "r.html")
+    html = paths.html.read_text(encoding="utf-8")
+    assert "[-0.15" not in html and "n/a" in html
+    # Differences that vary keep their interval.
+    varied = make_run(
+        "v", [(c, "f1", 0.8 - 0.01 * (i % 7)) for i, c in enumerate(ids)], metrics=[F1]
+    )
+    plain = make_run("p", [(c, "f1", 0.8) for c in ids], metrics=[F1])
+    row = compare_runs(plain, varied).overall()[0]
+    assert row.ci_low < row.delta < row.ci_high
