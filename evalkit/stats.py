@@ -1428,10 +1428,11 @@ def paired_columns(
     # Non-inferiority is judged on the interval as resampled (all units equal: the
     # interval is that value, and an unchanged system is non-inferior).
     resampled_low, resampled_high = ci_low, ci_high
-    # One case or one cluster, or units (cases or clusters) whose differences are all
-    # equal: every resample gives the same mean, a zero-width interval that says nothing
-    # about the uncertainty; the CI cannot be estimated (shown as n/a).
-    no_spread = _units_without_spread(moments)
+    # One case or one cluster, or units (cases or clusters) that all moved by the same
+    # non-zero amount: every resample gives the same mean, a zero-width interval that
+    # claims a certainty the data cannot give; the CI cannot be estimated (shown as n/a).
+    # All differences exactly zero keep [0, 0]: no case changed at all.
+    no_spread = _units_without_spread(moments) & (moments.mean != 0)
     ci_low = np.where(too_few | no_spread, np.nan, ci_low)
     ci_high = np.where(too_few | no_spread, np.nan, ci_high)
 
