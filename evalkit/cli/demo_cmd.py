@@ -3,10 +3,10 @@
 1. Each configured suite runs unchanged (resumable, cached) and is compared with its
    committed baseline, a pinned run of the same model and prompts: the gate passes. A
    suite without a baseline gets one first (the run is pinned, then run again: cached).
-2. A candidate change (:data:`CANDIDATE`: the support_rag suite's retrieval step keeps
-   only its top-ranked passage) runs on the same model and is compared with the same
-   baseline: the gate catches the regression (delta, CI, p, q, MDE; the slices that
-   moved; the cases that flipped).
+2. A candidate change (:data:`CANDIDATE`: a prompt edit to the support_rag suite asking
+   for shorter answers) runs on the same model and is compared with the same baseline:
+   the gate catches the regression (delta, CI, p, q, MDE; the slices that dropped most;
+   the cases that newly fail).
 3. The shipped judge's calibration against people, and what the gate does with it.
 4. Which report to open and what each shows.
 
@@ -35,12 +35,12 @@ class Candidate:
     change: str  # what changed, in a reader's words
 
 
-#: The demo's candidate: a cheaper retrieval step (top-1 instead of top-2 passages).
-#: Cases whose answer is in the second passage lose it; the gate must catch that.
+#: The demo's candidate: a prompt edit asking for shorter answers (fewer output tokens).
+#: The references are full sentences, so the match metrics drop; the gate must catch it.
 CANDIDATE = Candidate(
     suite="support_rag",
-    prompt="golden_sets/prompts/support_rag.top1.jinja",
-    change="the retrieval step keeps only its top-ranked passage (top-1 instead of top-2)",
+    prompt="golden_sets/prompts/support_rag.terse.jinja",
+    change="a prompt edit asking for shorter answers (terse few-shot answers)",
 )
 
 
@@ -138,14 +138,15 @@ def run_candidate(state: DemoState) -> DemoState:
 
 
 def candidate_lines(outcome: Any, *, limit: int = 8) -> list[str]:
-    """Returns what moved in the candidate: regressed slices and newly failing cases."""
-    gate_lines = outcome.gate.message.splitlines()[1:] if outcome.gate is not None else []
-    slices = [line.strip() for line in gate_lines if "] " in line.split(",")[0]]
+    """Returns what moved in the candidate: the slices that dropped most, newly failing cases."""
+    slices = dropped_slices(outcome.report)
     flipped = [case for case in outcome.cases.values() if case.status == "failed"]
     lines = []
     if slices:
-        lines.append(f"demo: slices that moved ({len(slices)}):")
-        lines += [f"  {line}" for line in slices[:limit]]
+        lines.append(
+            "demo: the slices that dropped most (tag slices; q over all metrics x slices):"
+        )
+        lines += [f"  {line}" for line in slices]
     if flipped:
         lines.append(f"demo: cases that newly fail ({len(flipped)}; the report lists them first):")
         lines += [f"  {case.case_id}: {case.message}" for case in flipped[:limit]]
@@ -155,6 +156,43 @@ def candidate_lines(outcome: Any, *, limit: int = 8) -> list[str]:
         lines.append(
             "demo: the gate caught the regression, as intended: this change would not ship "
             "(`pytest` on this suite would exit 1)."
+        )
+    return lines
+
+
+def dropped_slices(report: str | None, *, limit: int = 3, min_cases: int = 3) -> list[str]:
+    """Returns the tag slices of gating metrics whose mean dropped most, as short lines.
+
+    Read from the summary.json the report step wrote beside the report. A slice whose
+    cases come from one or two clusters (here: source documents) cannot be tested alone
+    (CI n/a, verdict inconclusive); its line says so rather than hide it.
+    """
+    import json
+    from pathlib import Path
+
+    from evalkit.comparison import interval_text
+
+    if not report:
+        return []
+    path = Path(report).with_name("summary.json")
+    if not path.is_file():
+        return []
+    rows = [
+        row
+        for row in json.loads(path.read_text(encoding="utf-8")).get("slices", [])
+        if row.get("gating")
+        and row.get("delta") is not None
+        and row["delta"] < 0
+        and (row.get("n_paired") or 0) >= min_cases
+    ]
+    rows.sort(key=lambda row: row["delta"])
+    lines = []
+    for row in rows[:limit]:
+        q = row.get("q_value")
+        lines.append(
+            f"{row['metric']} [{row['slice']}] {row['baseline']:.3g} -> {row['candidate']:.3g}, "
+            f"delta {row['delta']:+.3g} {interval_text(row.get('ci_low'), row.get('ci_high'))}, "
+            f"q={'n/a' if q is None else f'{q:.2g}'}, {row['n_paired']} cases: {row['verdict']}"
         )
     return lines
 
