@@ -140,13 +140,21 @@ def run_candidate(state: DemoState) -> DemoState:
 def candidate_lines(outcome: Any, *, limit: int = 8) -> list[str]:
     """Returns what moved in the candidate: the slices that dropped most, newly failing cases."""
     slices = dropped_slices(outcome.report)
-    flipped = [case for case in outcome.cases.values() if case.status == "failed"]
+    flipped = sorted(
+        (case for case in outcome.cases.values() if case.status == "failed"),
+        key=lambda case: (not case.message.startswith("critical case"), case.case_id),
+    )
     lines = []
     if slices:
         lines.append(
             "demo: the slices that dropped most (tag slices; q over all metrics x slices):"
         )
         lines += [f"  {line}" for line in slices]
+        if any(line.endswith(": inconclusive") for line in slices):
+            lines.append(
+                "  (a slice whose cases come from one source document is one cluster: its "
+                "CI cannot be estimated (n/a) and it cannot be tested alone)"
+            )
     if flipped:
         lines.append(f"demo: cases that newly fail ({len(flipped)}; the report lists them first):")
         lines += [f"  {case.case_id}: {case.message}" for case in flipped[:limit]]
