@@ -125,3 +125,53 @@ def test_litellm_embedding_model_batches_through_the_server(
     assert openai_server.stats()["embeddings"] == 3
     asyncio.run(embedder.embed(texts))
     assert openai_server.stats()["embeddings"] == 3  # cached
+
+
+def test_two_runs_of_the_same_system_compare_as_exactly_no_change_on_similarity() -> None:
+    # The same outputs scored twice, their texts batched differently (another order,
+    # other chunks, a cold cache each time): what two runs of one deterministic SUT do.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_compare import make_run
+
+    from evalkit.compare import compare_runs
+    from evalkit.records import MetricInfo
+
+    outputs = [
+        "Paris",
+        "The capital of France is Paris.",
+        "I think it is Lyon, but maybe Paris",
+        "a cow",
+        "Spiders have eight legs, which is more than insects have.",
+        "William Shakespeare",
+        "shakespeare",
+        "100 degrees Celsius at sea level",
+    ] * 5
+    items = [
+        ScoreInput(f"c{i:02d}", 0, "q", f"{text} ({i})", f"reference answer {i % 7}")
+        for i, text in enumerate(outputs)
+    ]
+
+    def scores(order: list[int], chunk: int) -> dict[str, float | None]:
+        scorer = create_scorer("embedding_similarity", {"cache": False, "batch_size": chunk})
+        scorer.embedder = LocalEmbedder(cache=EmbeddingCache(), batch_size=chunk)  # cold
+        values: dict[str, float | None] = {}
+        for start in range(0, len(order), chunk):
+            batch = [items[i] for i in order[start : start + chunk]]
+            for item, score in zip(batch, asyncio.run(scorer.score(batch)), strict=True):
+                values[item.case_id] = score.value
+        return values
+
+    first = scores(list(range(len(items))), 64)
+    second = scores(list(reversed(range(len(items)))), 3)
+    assert first == second  # to the last digit
+    metric = MetricInfo(name="similarity", scorer="embedding_similarity", kind="continuous")
+    runs = [
+        make_run(name, [(case, "similarity", value) for case, value in values.items()],
+                 metrics=[metric])
+        for name, values in (("first", first), ("second", second))
+    ]  # fmt: skip
+    (row,) = compare_runs(*runs).overall()
+    assert row.delta == 0.0 and row.verdict == "no-change"
+    assert row.p_value == 1.0 and (row.ci_low, row.ci_high) == (0.0, 0.0)
