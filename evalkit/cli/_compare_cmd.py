@@ -31,8 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "tests, confidence intervals, minimum detectable effects and verdicts per metric "
         "and tag slice. Each side may be a stored run id, a run directory, a baseline "
         "file, or a JSONL/CSV score file with columns case_id, metric, value [, sample, "
-        "group, kind, tags]. Exit 0: gate passed; 1: gate failed; 2: bad input; 3: the "
-        "gate could not decide (too many unscored cases).",
+        "group, kind, tags]. The gate fails on a regressed gating metric and on a "
+        "critical case that newly fails (it passed in BASELINE or is not in it); a "
+        "critical case that failed in BASELINE too is a known failure, printed as a "
+        "warning. Exit 0: gate passed; 1: gate failed; 2: bad input; 3: the gate could "
+        "not decide (too many unscored cases).",
     )
     parser.add_argument("baseline", metavar="BASELINE", help="run id, run dir, or file")
     parser.add_argument("candidate", metavar="CANDIDATE", help="run id, run dir, or file")
@@ -164,7 +167,7 @@ def print_comparison(comparison: Comparison) -> None:
         table.add_row(*_row(row))
     console.print(table)
     console.print(_legend(comparison), style="dim", markup=False)
-    for warning in comparison.warnings:
+    for warning in [*comparison.warnings, *comparison.gate.known_failures]:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     for note in comparison.gate.advisory:
         console.print(f"advisory: {note}", style="dim", markup=False)

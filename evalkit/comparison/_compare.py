@@ -25,10 +25,14 @@ Gate semantics (every reason is listed in ``GateResult.reasons``; the rules them
 * policy ``non-inferiority``: additionally fails when a gating metric over all cases is
   not shown non-inferior (the 1 - alpha CI's worse end is below -margin). Slices still
   fail only on ``regression``: a small slice can rarely show non-inferiority.
-* a critical case (tag ``critical``) that fails a gating metric in the candidate (below
-  the metric's threshold, binary below 0.5, or unscored: :mod:`evalkit._policy`)
-  fails the gate, whether or not
-  it failed in the baseline too (``known_failure`` says which).
+* a critical case (tag ``critical``) that fails a gating metric in the candidate (below the metric's
+  threshold, binary below 0.5, or unscored: :mod:`evalkit._policy`) fails the gate when it is newly
+  failing: it passed that metric in the baseline, or the baseline has no record of the case. A
+  critical case that failed in the baseline too (``known_failure``: every gating metric it fails
+  now, it failed or was unscored on in the baseline) is a known failure: listed in
+  ``GateResult.known_failures`` (a warning in the terminal and the report), not a reason to fail.
+  The gate asks whether the change made things worse; a case that was already broken is visible, and
+  fixing it is its own piece of work.
 * judge metrics whose judge is not ``calibrated`` are advisory: reported, listed in
   ``GateResult.advisory``, never failing or passing the gate; so are metrics with
   ``gate = false``.
@@ -204,14 +208,19 @@ def evaluate_gate(
                 f"{_describe(row)}: not shown non-inferior (margin {row.margin:g}, "
                 f"MDE {mde_text(row.mde)})"
             )
+    known_failures: list[str] = []
     if gate.fail_on_critical:
         for case in cases:
-            if case.critical_failed:
-                failing = ", ".join(sorted(_failing_metrics(case, policies)))
-                known = (
-                    " (known failure: it failed in the baseline too)" if case.known_failure else ""
+            if not case.critical_failed:
+                continue
+            failing = ", ".join(sorted(_failing_metrics(case, policies)))
+            if case.known_failure:
+                known_failures.append(
+                    f"critical case {case.case_id} fails {failing}: known failure "
+                    "(it failed in the baseline too; not a gate failure)"
                 )
-                reasons.append(f"critical case {case.case_id} fails {failing}{known}")
+            else:
+                reasons.append(f"critical case {case.case_id} fails {failing}")
     error = "; ".join(errors) if errors else None
     return GateResult(
         passed=not reasons and error is None,
@@ -220,6 +229,7 @@ def evaluate_gate(
         reasons=tuple(reasons),
         advisory=tuple(advisory),
         error=error,
+        known_failures=tuple(known_failures),
     )
 
 
@@ -267,7 +277,8 @@ def _case_diffs(
     )
     failing_now = (fail_c | np.isnan(c)) & gating_rule & cand.has_case[:, None]
     failing_base = (fail_b | np.isnan(b)) & gating_rule
-    known = failing_now.any(axis=1) & ~(failing_now & ~failing_base).any(axis=1)
+    # Known: failing now, in the baseline, and every metric it fails failed there too.
+    known = failing_now.any(axis=1) & base.has_case & ~(failing_now & ~failing_base).any(axis=1)
     critical = np.array([is_critical(tags.get(case, ())) for case in case_ids], dtype=bool)
     critical_failed = critical & failing_now.any(axis=1)
 

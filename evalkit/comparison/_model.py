@@ -91,7 +91,7 @@ class CaseDiff:
     delta: dict[str, float | None]
     flipped: dict[str, str]  # metric -> "to-fail" | "to-pass" (binary / thresholded)
     critical_failed: bool = False
-    known_failure: bool = False  # failed in the baseline too
+    known_failure: bool = False  # in the baseline, and failed there every metric it fails now
     flaky: dict[str, float] = field(default_factory=dict)  # metric -> within-case sample sd
 
 
@@ -105,6 +105,8 @@ class GateResult:
     reasons: tuple[str, ...]  # human-readable, one per failing metric / critical case
     advisory: tuple[str, ...] = ()  # metrics that could not gate (uncalibrated judge, ...)
     error: str | None = None  # infrastructure problem: too many unscored, etc.
+    #: Critical cases failing in the candidate that failed in the baseline too: warnings.
+    known_failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

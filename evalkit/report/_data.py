@@ -354,6 +354,11 @@ class ReportModel:
     notes: tuple[str, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
     has_baseline_run: bool = False
+    #: Rows (over all cases and per slice) whose verdict is regression or improvement,
+    #: regressions first: what the first screen shows.
+    changed: tuple[MetricComparison, ...] = ()
+    #: Cases that flipped to pass, most improved first (the first screen's other list).
+    top_improved: tuple[RegressedCase, ...] = ()
 
 
 # ---------------------------------------------------------------- banner
@@ -391,7 +396,7 @@ def _comparison_banner(comparison: Comparison) -> Banner:
         headline=headline,
         reasons=tuple(gate.reasons),
         advisory=tuple(gate.advisory),
-        warnings=tuple(comparison.warnings),
+        warnings=(*comparison.warnings, *comparison.gate.known_failures),
         facts=tuple(facts),
     )
 
@@ -674,6 +679,54 @@ def _top_regressed(
         )
         ranked.append(((0 if newly_critical else 1, worst[0] if worst else 0.0), entry))
     ranked.sort(key=lambda item: item[0])
+    return [entry for _, entry in ranked[:limit]]
+
+
+def _changed_rows(comparison: Comparison) -> tuple[MetricComparison, ...]:
+    """Returns the rows that moved (regression or improvement), regressions first.
+
+    Over all cases before slices, then by q-value: the order a reader acts on.
+    """
+    moved = [m for m in comparison.metrics if m.verdict in ("regression", "improvement")]
+    moved.sort(
+        key=lambda m: (
+            m.verdict != "regression",
+            not m.gating,
+            m.slice is not None,
+            m.q_value if math.isfinite(m.q_value) else 1.0,
+        )
+    )
+    return tuple(moved)
+
+
+def _top_improved(
+    cases: Iterable[CaseDiff], metrics: Sequence[MetricView], limit: int = TOP_REGRESSED
+) -> list[RegressedCase]:
+    """Returns the cases that flipped to pass on a metric, most improved first."""
+    ranked: list[tuple[float, RegressedCase]] = []
+    for case in cases:
+        best: tuple[float, MetricView] | None = None
+        for metric in metrics:
+            if case.flipped.get(metric.name) != "to-pass":
+                continue
+            oriented = _oriented(case.delta.get(metric.name), metric.higher_is_better) or 0.0
+            scaled = oriented / _span(metric)
+            if best is None or scaled > best[0]:
+                best = (scaled, metric)
+        if best is None:
+            continue
+        name = best[1].name
+        entry = RegressedCase(
+            case_id=case.case_id,
+            metric=name,
+            baseline=case.baseline.get(name),
+            candidate=case.candidate.get(name),
+            delta=case.delta.get(name),
+            flipped="to-pass",
+            critical=False,
+        )
+        ranked.append((-best[0], entry))
+    ranked.sort(key=lambda item: (item[0], item[1].case_id))
     return [entry for _, entry in ranked[:limit]]
 
 
@@ -1046,6 +1099,8 @@ def build_report(
     single_rows: list[SingleMetricRow] = []
     single_slices: list[SingleSliceRow] = []
     top: list[RegressedCase] = []
+    improved: list[RegressedCase] = []
+    changed: tuple[MetricComparison, ...] = ()
     if comparison is not None:
         comparison_rows = tuple(comparison.overall())
         forest = forest_plot(_forest_items(comparison_rows, False)) if comparison_rows else None
@@ -1058,6 +1113,8 @@ def build_report(
                     SliceGroup(metric.name, rows, forest_plot(_forest_items(rows, True)))
                 )
         top = _top_regressed(comparison.cases, [m for m in metrics if m.gating] or metrics)
+        improved = _top_improved(comparison.cases, [m for m in metrics if m.gating] or metrics)
+        changed = _changed_rows(comparison)
         banner = _comparison_banner(comparison)
     else:
         single_rows = _single_rows(metrics, cand_means)
@@ -1130,4 +1187,6 @@ def build_report(
         notes=(cut_note,) if cut_note else (),
         counts=counts,
         has_baseline_run=baseline is not None,
+        changed=changed,
+        top_improved=tuple(improved),
     )

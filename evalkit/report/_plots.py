@@ -97,6 +97,8 @@ def _fmt_delta(item: ForestItem) -> str:
     text = f"{item.delta:+.3f}"
     if _finite(item.ci_low) and _finite(item.ci_high):
         text += f" [{item.ci_low:+.3f}, {item.ci_high:+.3f}]"
+    else:
+        text += " CI n/a"  # one case or cluster, or no spread: never a zero-width interval
     return text
 
 

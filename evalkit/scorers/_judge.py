@@ -31,6 +31,7 @@ from evalkit.judging._definitions import (
     Verdict,
     load_judge,
     parse_verdict,
+    parse_verdict_token,
     template_variables,
     verdict_soft_score,
 )
@@ -125,6 +126,51 @@ async def ask_judge_model(
             tokens = result.completion_tokens or request.params.get("max_tokens", "?")
             return JudgeReply(None, f"reply truncated at {tokens} tokens", raw, attempt > 0)
     return JudgeReply(None, f"unparseable judge reply after one retry: {problem}", raw, True)
+
+
+async def ask_verdict_token(
+    client: ModelClient, judge: JudgeDefinition, prompt: str, sample: int
+) -> JudgeReply[Verdict]:
+    """Returns the verdict the judge's one token after ``prompt`` + its verdict prefix begins.
+
+    ``raw`` is the prefix and the token (``{"verdict": "fail``), ``logprobs`` the token's
+    top alternatives (P(pass) is read from them). A token that begins no label is
+    unparseable: the item is unscored with the reply kept, never counted as a fail; it is
+    asked again once only when the judge samples (temperature above 0), since a greedy
+    judge would give the same token.
+    """
+    from evalkit.models._llm import ModelRequest
+
+    prefix = judge.verdict_prefix or ""
+    model = judge.verdict_token_model
+    params = model.request_params(None)
+    attempts = 2 if float(params.get("temperature") or 0.0) > 0 else 1
+    raw: str | None = None
+    problem = ""
+    for attempt in range(attempts):
+        request = ModelRequest(
+            model=model.model,
+            mode="text",
+            prompt=f"{prompt} {prefix}",
+            params=params,
+            api_base=model.api_base,
+            sample=sample + attempt * RETRY_SAMPLE_OFFSET,
+            timeout=model.timeout,
+            max_retries=model.max_retries,
+            tag=f"judge:{judge.name}",
+        )
+        result = await client.call(request)
+        if not result.ok:
+            return JudgeReply(None, f"judge call failed: {result.error}", raw, attempt > 0)
+        raw = prefix + (result.text or "")
+        try:
+            verdict = parse_verdict_token(result.text or "", judge)
+        except ValueError as err:
+            problem = str(err)
+            continue
+        return JudgeReply(verdict, None, raw, attempt > 0, result.logprobs)
+    retried = " after one retry" if attempts > 1 else ""
+    return JudgeReply(None, f"unparseable judge reply{retried}: {problem}", raw, attempts > 1)
 
 
 def default_client(client: ModelClient | None) -> ModelClient:
@@ -286,10 +332,16 @@ class JudgeScorer(BaseScorer):
         return calibrated_fingerprint(self.definition.fingerprint(), self.mapping)
 
     async def ask(self, variables: dict[str, Any], sample: int) -> JudgeReply[Verdict]:
-        """Returns the judge's verdict for one rendered item, re-asking once if unparseable."""
+        """Returns the judge's verdict for one rendered item, re-asking once if unparseable.
+
+        A judge with a :attr:`~evalkit.judges.JudgeDefinition.verdict_prefix` is asked for
+        one token after it instead (:func:`ask_verdict_token`).
+        """
         judge = self.definition
         prompt, messages = judge.build_prompt(variables)
         self._client = default_client(self._client)
+        if judge.verdict_prefix is not None and prompt is not None:
+            return await ask_verdict_token(self._client, judge, prompt, sample)
         return await ask_judge_model(
             self._client,
             judge.judge_model,

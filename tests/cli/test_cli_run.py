@@ -169,12 +169,22 @@ def test_cache_info_and_clear(
 def test_demo_runs_every_configured_suite(
     openai_server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path, openai_server.url)
+    golden = _golden(tmp_path, 30)
+    config = tmp_path / "evalkit.toml"
+    config.write_text(
+        f'store = "runs"\ncache_dir = "cache"\n[suites.qa]\ngolden = "{golden.name}"\n'
+        'metrics = [{ name = "answered", scorer = "regex", params = { pattern = "." } }]\n'
+        f'[suites.qa.sut]\nmodel = "openai/x"\napi_base = "{openai_server.url}"\n'
+    )
     assert main(["--config", str(config), "demo"]) == 0
     out = capsys.readouterr().out
     assert "suite qa: run " in out
-    # No committed baseline in this project: the gate says so instead of passing.
-    assert "qa: gate no-baseline; report " in out
-    report = out.split("demo: open the report: ")[1].strip()
+    # No committed baseline in this project: the demo pins one, and the unchanged re-run
+    # (served from the call cache) passes the gate against it.
+    assert "demo: suite qa has no baseline yet: pinning this run as its baseline" in out
+    assert (tmp_path / "qa.baseline.jsonl").is_file()
+    assert "  qa (unchanged): gate passed" in out
+    assert "unexpected" not in out
+    report = out.split("demo: open these reports")[1].splitlines()[1].strip()
     assert Path(report).is_file() and Path(report).name == "report.html"
     assert len(list((tmp_path / "runs").iterdir())) >= 1

@@ -285,3 +285,42 @@ def test_labelled_questions_are_not_the_judge_few_shot_examples() -> None:
     assert shots, "judges/correctness.toml has no few-shot examples to compare with"
     assert shots.isdisjoint(item["input"] for item in raw_lines(LABELS))
     assert shots.isdisjoint(item["input"] for item in raw_lines(PEOPLE_LABELS))
+
+
+# ---------------------------------------------------------------- baselines and the demo
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_critical_cases_pass_in_the_committed_baseline(name: str) -> None:
+    # An unchanged system must pass its own gate: a critical case is one the embedded
+    # model gets right, so a critical failure in a demo run is news, not a known failure.
+    from evalkit.comparison._compare import compare_runs
+    from evalkit.config._suite import load_config
+    from evalkit.store._baselines import load_baseline
+
+    project = load_config(str(ROOT / "pyproject.toml"))
+    config = project.suite(name)
+    baseline = load_baseline(GOLDEN / f"{name}.baseline.jsonl")
+    assert baseline.manifest.golden_fingerprint == suite(name).fingerprint, "re-pin the baseline"
+    comparison = compare_runs(baseline, baseline, gate=config.gate, metrics=config.metrics)
+    critical = [case for case in comparison.cases if "critical" in case.tags]
+    assert len(critical) == sum(case.critical for case in suite(name))
+    assert [case.case_id for case in critical if case.critical_failed] == []
+    assert comparison.gate.passed and not comparison.gate.known_failures
+
+
+def test_the_demo_candidate_is_support_rag_with_terse_few_shot_answers() -> None:
+    from evalkit.cli._demo_cmd import CANDIDATE
+
+    assert CANDIDATE.suite == "support_rag"
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    source = (ROOT / CANDIDATE.prompt).read_text(encoding="utf-8")
+    candidate = env.from_string(source)
+    shipped = load_prompt("support_rag")
+    shots = re.findall(r"^Answer: (.+)$", source, re.MULTILINE)
+    assert shots == ["90 days.", "Yes."]  # the edit: terse answers, references stay sentences
+    for case in suite("support_rag"):
+        context = template_context(case)
+        text = candidate.render(**context)
+        # The same passages and question as the shipped prompt: only the answers' style moved.
+        assert text.endswith(shipped.render(**context).split("Yes, you can pay with PayPal.")[1])

@@ -189,22 +189,39 @@ def test_slices_by_tag_and_q_values_adjusted_across_metrics_and_slices() -> None
     assert np.allclose([r.q_value for r in holm.metrics], stats.adjust_pvalues(p, "holm"))
 
 
-def test_a_failing_critical_case_fails_the_gate_and_known_failures_are_marked() -> None:
-    tags = {"c000": ["critical"], "c001": ["critical"]}
+def test_a_newly_failing_critical_case_fails_the_gate_and_a_known_failure_warns() -> None:
+    tags = {"c000": ["critical"], "c001": ["critical"], "c050": ["critical"]}
     base = make_run("b", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
-    cand = make_run("c", binary_rows([0.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    # c050 is new in the candidate: no baseline record, so its failure is not "known".
+    cand = make_run("c", binary_rows([0.0, 0.0] + [1.0] * 48 + [0.0]), metrics=[CORRECT], tags=tags)
     result = compare_runs(base, cand)
     assert result.overall()[0].verdict == "no-change"  # one flip is not significant
-    first, second = result.cases[0], result.cases[1]
-    assert first.critical_failed and not first.known_failure
-    assert second.critical_failed and second.known_failure
+    newly, known, new = result.cases[0], result.cases[1], result.cases[50]
+    assert newly.critical_failed and not newly.known_failure
+    assert known.critical_failed and known.known_failure
+    assert new.case_id == "c050" and new.critical_failed and not new.known_failure
     assert not result.gate.passed
     assert result.gate.reasons == (
         "critical case c000 fails correct",
-        "critical case c001 fails correct (known failure: it failed in the baseline too)",
+        "critical case c050 fails correct",
     )
+    assert result.gate.known_failures == (
+        "critical case c001 fails correct: known failure (it failed in the baseline too; "
+        "not a gate failure)",
+    )
+    assert result.to_dict()["gate"]["known_failures"] == list(result.gate.known_failures)
     lenient = compare_runs(base, cand, gate=GateConfig(fail_on_critical=False))
     assert lenient.gate.passed
+
+
+def test_a_critical_case_that_already_failed_in_the_baseline_does_not_fail_the_gate() -> None:
+    tags = {"c001": ["critical"]}
+    base = make_run("b", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    cand = make_run("c", binary_rows([1.0, 0.0] + [1.0] * 48), metrics=[CORRECT], tags=tags)
+    result = compare_runs(base, cand)
+    assert result.cases[1].critical_failed and result.cases[1].known_failure
+    assert result.gate.passed and result.gate.reasons == ()
+    assert len(result.gate.known_failures) == 1 and "c001" in result.gate.known_failures[0]
 
 
 def test_uncalibrated_judge_metrics_are_advisory_and_never_gate() -> None:
@@ -354,3 +371,36 @@ def test_case_diffs_show_unscored_and_missing_values_as_none() -> None:
     assert diffs["c0"].delta == {"f1": 0.25}
     assert diffs["c1"].baseline == {"f1": None} and diffs["c1"].delta == {"f1": None}
     assert diffs["c2"].candidate == {"f1": None} and diffs["c2"].baseline == {"f1": 0.25}
+
+
+def test_a_ci_of_one_cluster_or_no_spread_is_na_in_json_terminal_and_report(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A public golden set whose `group` is its category: every slice holds one cluster;
+    # each cluster moved by the same amount, so overall there is no spread either.
+    from evalkit.gate._decision import describe_row
+    from evalkit.report import render_report
+
+    ids = [f"c{i:03d}" for i in range(40)]
+    tags = {c: ["cat-a"] if i < 20 else ["cat-b"] for i, c in enumerate(ids)}
+    groups = {c: "a" if i < 20 else "b" for i, c in enumerate(ids)}
+    base = make_run("b", [(c, "f1", 0.8) for c in ids], metrics=[F1], tags=tags, groups=groups)
+    cand_rows: list[Row] = [(c, "f1", 0.6 if i % 2 else 0.7) for i, c in enumerate(ids)]
+    cand = make_run("c", cand_rows, metrics=[F1], tags=tags, groups=groups)
+    result = compare_runs(base, cand)
+    assert [row.slice for row in result.metrics] == [None, "cat-a", "cat-b"]
+    for row in result.metrics:
+        assert row.delta == pytest.approx(-0.15)
+        assert math.isnan(row.ci_low) and math.isnan(row.ci_high)
+        assert " n/a, p=" in describe_row(row, "why")
+    assert all(m["ci_low"] is None and m["ci_high"] is None for m in result.to_dict()["metrics"])
+    paths = render_report(cand, baseline=base, comparison=result, output=tmp_path / "r.html")
+    html = paths.html.read_text(encoding="utf-8")
+    assert "[-0.15" not in html and "n/a" in html
+    # Differences that vary keep their interval.
+    varied = make_run(
+        "v", [(c, "f1", 0.8 - 0.01 * (i % 7)) for i, c in enumerate(ids)], metrics=[F1]
+    )
+    plain = make_run("p", [(c, "f1", 0.8) for c in ids], metrics=[F1])
+    row = compare_runs(plain, varied).overall()[0]
+    assert row.ci_low < row.delta < row.ci_high

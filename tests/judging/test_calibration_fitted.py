@@ -531,3 +531,46 @@ def test_too_few_labelled_items_to_fit_is_a_usage_error(
     err = capsys.readouterr().err
     assert "cannot fit judge 'grader'" in err and "at least 5 items of each label" in err
     assert "Traceback" not in err
+
+
+def test_a_text_judge_reads_its_verdict_from_one_token_after_the_replys_start(
+    tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    # llama-cpp-python sorts its whole vocabulary for every token it reports
+    # log-probabilities for: the judge asks for the verdict's token only.
+    from evalkit.models._llm import ModelClient
+    from evalkit.scorers._judge import JudgeScorer
+
+    judges = tmp_path / "judges"
+    judges.mkdir()
+    (judges / "grader.toml").write_text(JUDGE.format(url=openai_server.url, mode="text"))
+    odd = [['{"verdict": "', -0.01, {}], ["maybe", -0.1, {"maybe": -0.1}], ['"}', -0.01, {}]]
+    openai_server.configure(
+        rules=[
+            {"match": "answer one.", "tokens": _tokens(0.8)},
+            {"match": "answer two.", "tokens": _tokens(0.3)},
+            {"match": "answer odd.", "tokens": odd},
+        ]
+    )
+    judge = load_judge("grader", judges)
+    assert judge.verdict_prefix == '{"verdict": "'
+    scorer = JudgeScorer(judge, client=ModelClient(cache=None))
+    batch = [
+        ScoreInput("a", 0, "q", "answer one.", "ref"),
+        ScoreInput("b", 0, "q", "answer two.", "ref"),
+        ScoreInput("c", 0, "q", "answer odd.", "ref"),
+    ]
+    one, two, odd_score = asyncio.run(scorer.score(batch))
+    assert one.value == 1.0 and one.soft_score == pytest.approx(0.8)
+    assert one.raw == '{"verdict": "pass'
+    assert two.value == 0.0 and two.soft_score == pytest.approx(0.3)
+    # A token that begins no label: unscored with the reply kept, never a fail; a greedy
+    # judge (temperature 0) is not asked again.
+    assert odd_score.value is None and "begins no single label" in (odd_score.error or "")
+    assert odd_score.raw == '{"verdict": "maybe'
+    stats = openai_server.stats()
+    assert stats["requests"] == 3 and stats["max_tokens"] == [1, 1, 1]
+    # Reading the verdict this way is part of the judge's identity: a record fitted on
+    # the whole-reply probabilities is stale for it.
+    whole = load_judge("grader", judges).model_copy(update={"probabilities": "off"})
+    assert whole.verdict_prefix is None and whole.fingerprint() != judge.fingerprint()

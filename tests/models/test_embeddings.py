@@ -67,6 +67,24 @@ def test_local_embedder_batches(minilm: LocalEmbedder, monkeypatch: pytest.Monke
     assert calls == [4, 4, 2]
 
 
+def test_a_texts_vector_does_not_depend_on_the_texts_embedded_with_it(
+    minilm: LocalEmbedder,
+) -> None:
+    # Two runs of the same system batch their texts differently (other outputs, other
+    # order); a batch padded to its longest text moved the vector in the 7th decimal.
+    text = "The capital of France is Paris."
+    alone = minilm.encode([text])[0]
+    crowded = minilm.encode(
+        ["cow", "a much longer answer that pads this batch well past the first text"] * 9
+        + [text, "eight legs"]
+    )[18]
+    assert np.array_equal(alone, crowded)
+    reordered = minilm.encode(["eight legs", text, *["bonds"] * 20])[1]
+    assert np.array_equal(alone, reordered)
+    reference = np.asarray(minilm.model().encode([text], normalize_embeddings=True))[0]
+    assert float(alone @ reference) == pytest.approx(1.0, abs=1e-6)  # the same embedding
+
+
 def test_cosine_similarity_is_row_wise() -> None:
     a = np.array([[1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
     b = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
@@ -107,3 +125,49 @@ def test_litellm_embedding_model_batches_through_the_server(
     assert openai_server.stats()["embeddings"] == 3
     asyncio.run(embedder.embed(texts))
     assert openai_server.stats()["embeddings"] == 3  # cached
+
+
+def test_two_runs_of_the_same_system_compare_as_exactly_no_change_on_similarity() -> None:
+    # The same outputs scored twice, their texts batched differently (another order,
+    # other chunks, a cold cache each time): what two runs of one deterministic SUT do.
+    from evalkit.comparison._compare import compare_runs
+    from evalkit.data._records import MetricInfo
+    from tests.comparison.test_compare import make_run
+
+    outputs = [
+        "Paris",
+        "The capital of France is Paris.",
+        "I think it is Lyon, but maybe Paris",
+        "a cow",
+        "Spiders have eight legs, which is more than insects have.",
+        "William Shakespeare",
+        "shakespeare",
+        "100 degrees Celsius at sea level",
+    ] * 5
+    items = [
+        ScoreInput(f"c{i:02d}", 0, "q", f"{text} ({i})", f"reference answer {i % 7}")
+        for i, text in enumerate(outputs)
+    ]
+
+    def scores(order: list[int], chunk: int) -> dict[str, float | None]:
+        scorer = create_scorer("embedding_similarity", {"cache": False, "batch_size": chunk})
+        scorer.embedder = LocalEmbedder(cache=EmbeddingCache(), batch_size=chunk)  # cold
+        values: dict[str, float | None] = {}
+        for start in range(0, len(order), chunk):
+            batch = [items[i] for i in order[start : start + chunk]]
+            for item, score in zip(batch, asyncio.run(scorer.score(batch)), strict=True):
+                values[item.case_id] = score.value
+        return values
+
+    first = scores(list(range(len(items))), 64)
+    second = scores(list(reversed(range(len(items)))), 3)
+    assert first == second  # to the last digit
+    metric = MetricInfo(name="similarity", scorer="embedding_similarity", kind="continuous")
+    runs = [
+        make_run(name, [(case, "similarity", value) for case, value in values.items()],
+                 metrics=[metric])
+        for name, values in (("first", first), ("second", second))
+    ]  # fmt: skip
+    (row,) = compare_runs(*runs).overall()
+    assert row.delta == 0.0 and row.verdict == "no-change"
+    assert row.p_value == 1.0 and (row.ci_low, row.ci_high) == (0.0, 0.0)

@@ -119,18 +119,32 @@ def test_planted_regression_fails_the_gate_with_delta_ci_p_q_and_mde(
     assert "Traceback" not in result.stdout.str()
 
 
-def test_known_failure_xfails_but_a_critical_one_fails(
+def test_known_failures_xfail_and_warn_but_a_newly_failing_critical_case_fails(
     pytester: pytest.Pytester, openai_server: FakeOpenAIServer
 ) -> None:
     write_project(pytester, openai_server.url)
-    configure(openai_server, wrong=["c03", "c05"])
+    configure(openai_server, wrong=["c03", "c05"])  # c05 is tagged critical
     pytester.runpytest(*RUN, "--evalkit-update-baseline", "--evalkit-report", "none")
     result = pytester.runpytest(*RUN, "--evalkit-report", "none", "-rxf")
-    result.assert_outcomes(passed=N_CASES - 2, xfailed=1, failed=2)
+    result.assert_outcomes(passed=N_CASES - 2 + 1, xfailed=2)
+    assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
+            "*warning: critical case c05 fails exact*: known failure*",
             "XFAIL golden_sets/qa.jsonl::c03 - known failure (also failed in baseline): exact 0 *",
-            "FAILED golden_sets/qa.jsonl::c05 - critical case: exact 0 < threshold 1*",
+            "XFAIL golden_sets/qa.jsonl::c05 - critical case, known failure (also failed in *",
+        ]
+    )
+    configure(openai_server, wrong=["c03", "c05", "c06"])  # c06: critical, passed before
+    tags = pytester.path.joinpath("golden_sets/qa.jsonl")
+    lines = tags.read_text().splitlines()
+    lines[6] = lines[6].replace('"tags": [', '"tags": ["critical", ', 1)
+    tags.write_text("\n".join(lines) + "\n")
+    result = pytester.runpytest(*RUN, "--evalkit-report", "none", "-rxf")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED golden_sets/qa.jsonl::c06 - critical case: exact 0 < threshold 1*",
             "FAILED golden_sets/qa.jsonl::gate - gate failed*",
         ]
     )

@@ -210,3 +210,61 @@ def test_word_diff_in_the_page_keeps_both_texts_and_marks_changed_words(
     assert deleted or inserted
     assert all(d.get_attribute("textContent") not in ("", cand[changed]) for d in deleted)
     assert console_errors(browser) == []
+
+
+def _top_of(driver: Any, selector: str) -> float:
+    return float(
+        driver.execute_script(
+            "var e = document.querySelector(arguments[0]);"
+            "return e ? e.getBoundingClientRect().top : -1;",
+            selector,
+        )
+    )
+
+
+def test_the_first_screen_shows_what_changed_or_says_in_one_line_that_nothing_did(
+    browser: Any, tmp_path: Path
+) -> None:
+    from evalkit.comparison._compare import compare_runs
+
+    browser.set_window_size(1400, 1000)
+    data = synthetic_runs(200, seed=3)  # the candidate answers "billing" cases worse
+    comparison = compare_runs(data.baseline, data.candidate)
+    assert any(row.verdict == "regression" for row in comparison.metrics)
+    paths = render_report(
+        data.candidate,
+        baseline=data.baseline,
+        comparison=comparison,
+        golden=data.golden,
+        output=tmp_path / "changed.html",
+    )
+    open_report(browser, paths.html)
+    assert console_errors(browser) == []
+    screen = float(browser.execute_script("return window.innerHeight"))
+    # What moved (metric, slice, delta...) and the cases that flipped, before the plots.
+    rows = browser.find_elements("css selector", "#changes table.changed-rows tbody tr")
+    assert rows and "regression" in rows[0].text
+    assert any("billing" in row.text for row in rows)
+    assert 0 < _top_of(browser, "#changes .flip-list li") < screen
+    assert _top_of(browser, "#changes") < _top_of(browser, "#metrics")
+    assert _top_of(browser, "#changes") < _top_of(browser, "#slices")
+    assert browser.execute_script("return document.querySelector('details.slice-plots').open")
+    assert browser.find_elements("css selector", ".nothing-changed") == []
+    browser.save_screenshot(str(SCREENSHOTS / "first-screen-changed.png"))
+
+    unchanged = compare_runs(data.baseline, data.baseline)
+    paths = render_report(
+        data.baseline,
+        baseline=data.baseline,
+        comparison=unchanged,
+        golden=data.golden,
+        output=tmp_path / "unchanged.html",
+    )
+    open_report(browser, paths.html)
+    assert console_errors(browser) == []
+    line = browser.find_element("css selector", ".nothing-changed")
+    assert line.text.startswith("Nothing changed:") and "no case flipped" in line.text
+    assert 0 < _top_of(browser, ".nothing-changed") < screen
+    assert browser.find_elements("css selector", "#changes table") == []
+    assert not browser.execute_script("return document.querySelector('details.slice-plots').open")
+    browser.save_screenshot(str(SCREENSHOTS / "first-screen-unchanged.png"))

@@ -22,7 +22,6 @@ from evalkit.judging._definitions import (
 )
 from evalkit.models._llm import CallResult, ModelClient, ModelRequest
 from evalkit.scorers import ScoreInput, ScorerContext, create_scorer
-from evalkit.scorers._exact import extract_json
 from evalkit.scorers._judge import RETRY_SAMPLE_OFFSET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -380,9 +379,19 @@ def test_correctness_judge_gives_parseable_verdicts_on_embedded_gemma(tmp_path: 
         ("How many days are in a week?", "Five days.", "7"),
     )
     results = asyncio.run(scorer.score(batch))
-    # The 270M model is a weak judge; what must hold is that the constrained JSON parses.
+    # The 270M model is a weak judge; what must hold is that every item gets a verdict:
+    # the one token Gemma writes after the reply's fixed start begins "pass" or "fail".
+    from evalkit.judging._definitions import parse_verdict_token
+
+    judge = scorer.definition
+    assert judge.verdict_prefix == '{"verdict": "'
     assert all(r.value in (0.0, 1.0) for r in results), [r.error for r in results]
-    assert all(extract_json(r.raw or "")["verdict"] in ("pass", "fail") for r in results)
+    for result in results:
+        raw = result.raw or ""
+        assert raw.startswith(judge.verdict_prefix), raw
+        token = raw.removeprefix(judge.verdict_prefix)
+        assert parse_verdict_token(token, judge).label in ("pass", "fail"), raw
+        assert result.soft_score is not None and 0.0 <= result.soft_score <= 1.0
 
 
 def test_auto_structured_output_uses_the_schema_only_for_self_hosted_models() -> None:

@@ -8,7 +8,10 @@ flaky answers; ``"truncate": true`` cuts its reply at the request's ``max_tokens
 finish_reason "length"), else a default reply, else ``"echo: <last 40 chars>"``. A rule may give
 ``tokens`` instead of ``reply``: ``[[token, logprob, {alternative: logprob, ...}], ...]``;
 the reply is the tokens joined, and a request that asks for log-probabilities (chat
-``logprobs: true``, text ``logprobs: N``) gets them in OpenAI's format. Faults (HTTP
+``logprobs: true``, text ``logprobs: N``) gets them in OpenAI's format. A text completion
+continues its prompt as a model would: tokens the prompt already ends with are not
+repeated (a prompt ending in ``{"verdict": "`` gets ``fail"}``), and a ``tokens`` reply
+stops after the request's ``max_tokens`` tokens (finish_reason "length"). Faults (HTTP
 status codes with ``Retry-After``, hangs, malformed bodies, empty choices) are injected
 for a number of requests.
 
@@ -296,6 +299,20 @@ def _limited(reply: str, rule: dict[str, Any] | None, max_tokens: Any) -> tuple[
     return reply, "stop"
 
 
+def _continuation(tokens: list[Any], prompt: str, max_tokens: Any) -> tuple[list[Any], str]:
+    """Returns the tokens a model adds to ``prompt`` and its finish_reason: the leading
+    tokens the prompt already ends with are skipped, and at most ``max_tokens`` follow."""
+    skip = 0
+    for count in range(len(tokens), 0, -1):
+        if prompt.endswith("".join(str(token) for token, _, _ in tokens[:count])):
+            skip = count
+            break
+    rest = tokens[skip:]
+    if isinstance(max_tokens, int) and len(rest) > max_tokens:
+        return rest[:max_tokens], "length"
+    return rest, "stop"
+
+
 def _take_fault(state: _State, text: str) -> dict[str, Any] | None:
     """Returns the first active fault matching ``text`` and counts it down."""
     for fault in state.faults:
@@ -420,6 +437,10 @@ def build_app(state: _State) -> Any:
         rule = _rule_for(state, text)
         state.max_tokens.append(body.get("max_tokens"))
         reply, finish = _limited(_reply_for(state, text), rule, body.get("max_tokens"))
+        tokens = rule.get("tokens") if rule is not None else None
+        if tokens is not None and endpoint == "completions":
+            tokens, finish = _continuation(tokens, text, body.get("max_tokens"))
+            reply = "".join(str(token) for token, _, _ in tokens)
         usage = {
             "prompt_tokens": _tokens(text),
             "completion_tokens": _tokens(reply),
@@ -437,8 +458,8 @@ def build_app(state: _State) -> Any:
             ]
         else:
             choices = [{"index": 0, "text": reply, "logprobs": None, "finish_reason": finish}]
-        if choices and rule is not None and "tokens" in rule and body.get("logprobs"):
-            choices[0]["logprobs"] = _logprobs(rule["tokens"], endpoint)
+        if choices and tokens is not None and body.get("logprobs"):
+            choices[0]["logprobs"] = _logprobs(tokens, endpoint)
         state.counts["ok"] += 1
         state.ok_prompt_counts[text] += 1
         return web.json_response(
