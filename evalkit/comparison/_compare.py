@@ -59,7 +59,8 @@ from evalkit.comparison._model import (
     mde_text,
 )
 from evalkit.config._suite import GateConfig, MetricSpec
-from evalkit.data._records import MetricInfo, Run
+from evalkit.data._records import MetricInfo, MetricKind, Run
+from evalkit.util._format import terminal_number, terminal_p_value
 
 CRITICAL_TAG = "critical"
 BINARY_PASS_THRESHOLD = 0.5
@@ -73,7 +74,7 @@ class MetricPolicy:
     """How one metric is compared and gated, resolved from spec, manifest and gate."""
 
     name: str
-    kind: stats.Kind
+    kind: MetricKind
     higher_is_better: bool
     threshold: float | None  # per-case pass threshold (binary default 0.5)
     margin: float
@@ -183,11 +184,11 @@ def metric_policy(
     gate: GateConfig,
     judge_status: Mapping[str, str] | None,
 ) -> MetricPolicy:
-    kind: stats.Kind = "continuous"
+    kind: MetricKind = "continuous"
     if info:
         kind = info.kind
     elif observed_kind in _KINDS:
-        kind = cast(stats.Kind, observed_kind)
+        kind = cast(MetricKind, observed_kind)
     higher_is_better = info.higher_is_better if info else True
     threshold = (
         spec.threshold
@@ -252,9 +253,10 @@ def _missing_metric_row(policy: MetricPolicy, side: str) -> MetricComparison:
 def _describe(row: MetricComparison) -> str:
     where = f" [{row.slice}]" if row.slice else ""
     return (
-        f"{row.metric}{where}: {row.baseline_mean:.3g} -> {row.candidate_mean:.3g}, "
-        f"delta {row.delta:+.3g} {interval_text(row.ci_low, row.ci_high)}, "
-        f"p={row.p_value:.2g}, q={row.q_value:.2g}"
+        f"{row.metric}{where}: {terminal_number(row.baseline_mean)} -> "
+        f"{terminal_number(row.candidate_mean)}, delta {terminal_number(row.delta, signed=True)} "
+        f"{interval_text(row.ci_low, row.ci_high)}, "
+        f"p={terminal_p_value(row.p_value)}, q={terminal_p_value(row.q_value)}"
     )
 
 
@@ -551,7 +553,7 @@ def _metric_rows(
     policies: Sequence[MetricPolicy],
     columns: stats.PairedColumns,
     q_worse: npt.NDArray[np.float64],
-    verdicts: list[stats.Verdict],
+    verdicts: list[Verdict],
     reasons: list[str],
     b_matrix: npt.NDArray[np.float64],
     c_matrix: npt.NDArray[np.float64],

@@ -40,7 +40,9 @@ BINARY_VALUES = ("pass", "fail")
 PAIRWISE_VALUES = ("a", "b", "tie")
 
 LabelValue = str | int
-LabelKind = Literal["binary", "ordinal", "pairwise"]
+"""One person's label: ``pass``/``fail``, ``a``/``b``/``tie``, or a score on the scale."""
+Scale = Literal["binary", "ordinal", "pairwise"]
+"""The scale people label on: pass/fail, a score from a range, or a pairwise choice."""
 
 
 class LabelledSetError(InvalidInputError):
@@ -113,7 +115,7 @@ class LabelledSet:
 
     path: str
     items: tuple[LabelledItem, ...]
-    kind: LabelKind
+    kind: Scale
     fingerprint: str
     lines: Mapping[str, int] = field(default_factory=dict)
 
@@ -242,7 +244,7 @@ def _item_problems(item: LabelledItem) -> list[str]:
     return problems
 
 
-def _kind_of(item: LabelledItem) -> LabelKind:
+def _kind_of(item: LabelledItem) -> Scale:
     if item.pairwise:
         return "pairwise"
     return "ordinal" if isinstance(item.labels[0].value, int) else "binary"
@@ -274,7 +276,7 @@ def parse_labels(data: bytes, path: str) -> LabelledSet:
     problems: list[Problem] = []
     items: list[LabelledItem] = []
     first_line: dict[str, int] = {}
-    kind: LabelKind | None = None
+    kind: Scale | None = None
     kind_line = 0
     each_line = f"one labelled item ({FORMAT_HINT})"
     for number, raw in json_objects(data, path, problems, each_line=each_line):

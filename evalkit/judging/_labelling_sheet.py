@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict
 from evalkit.data._jsonl import checked_utf8
 from evalkit.data._records import MetricInfo, Run
 from evalkit.errors import InvalidInputError, NotFoundError, Problem, UserInputError
-from evalkit.judging._calibration import LabelValue, PPIMean, Scale, ppi_mean
+from evalkit.judging._calibration import PPIMean, ppi_mean
+from evalkit.judging._labelled_sets import LabelValue, Scale
 
 HUMAN_LABELS = "human_labels.jsonl"
 SHEET_FORMAT = "evalkit-label-sheet/1"

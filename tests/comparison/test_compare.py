@@ -306,7 +306,7 @@ def test_to_dict_equals_the_deep_copy_of_every_field() -> None:
     """to_dict is built field by field for speed; it must say what dataclasses.asdict says."""
     from dataclasses import asdict, replace
 
-    from evalkit.comparison._model import _clean
+    from evalkit.util._format import json_safe
 
     base = make_run("b", binary_rows([1.0] * 5 + [None, 0.0]), metrics=[CORRECT])
     cand = make_run("c", binary_rows([1.0] * 4 + [0.0, 1.0, 1.0]), metrics=[CORRECT])
@@ -322,7 +322,7 @@ def test_to_dict_equals_the_deep_copy_of_every_field() -> None:
         critical_failed=True,
     )
     result = replace(result, cases=(odd, *result.cases[1:]), warnings=("w",))
-    reference = _clean(asdict(result))
+    reference = json_safe(asdict(result))
     reference["schema_version"] = 1
     assert result.to_dict() == reference
     assert list(result.to_dict()) == list(reference)
