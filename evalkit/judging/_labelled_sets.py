@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.data._golden import ChatMessage
 from evalkit.data._jsonl import describe_type, json_objects
-from evalkit.errors import InvalidInputError, NotFoundError, Problem
+from evalkit.errors import LabelledSetError, NotFoundError, Problem
 
 FORMAT_HINT = "see the labelled-set format in docs/calibration.md"
 BINARY_VALUES = ("pass", "fail")
@@ -43,10 +43,6 @@ LabelValue = str | int
 """One person's label: ``pass``/``fail``, ``a``/``b``/``tie``, or a score on the scale."""
 Scale = Literal["binary", "ordinal", "pairwise"]
 """The scale people label on: pass/fail, a score from a range, or a pairwise choice."""
-
-
-class LabelledSetError(InvalidInputError):
-    """A labelled set is malformed: bad JSON, wrong types, missing or duplicate ids."""
 
 
 class Label(BaseModel):

@@ -32,7 +32,13 @@ from pydantic import BaseModel, ConfigDict
 
 from evalkit.data._jsonl import checked_utf8
 from evalkit.data._records import MetricInfo, Run
-from evalkit.errors import InvalidInputError, NotFoundError, Problem, UserInputError
+from evalkit.errors import (
+    InvalidInputError,
+    LabelImportError,
+    NotFoundError,
+    Problem,
+    UserInputError,
+)
 from evalkit.judging._calibration import PPIMean, ppi_mean
 from evalkit.judging._labelled_sets import LabelValue, Scale
 
@@ -52,10 +58,6 @@ CSV_COLUMNS = [
     "rater",
     "note",
 ]
-
-
-class LabelImportError(InvalidInputError):
-    """An answers file is malformed or does not match its run."""
 
 
 @dataclass(frozen=True)
