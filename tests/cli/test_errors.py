@@ -20,8 +20,7 @@ def test_families_and_exit_codes() -> None:
     assert issubclass(ConfigError, UserInputError)
     assert issubclass(ServerStartError, InfrastructureError)
     assert all(
-        issubclass(cls, EvalkitError)
-        for cls in (UserInputError, InfrastructureError, SUTError)
+        issubclass(cls, EvalkitError) for cls in (UserInputError, InfrastructureError, SUTError)
     )
     assert UserInputError.exit_code == 2
     assert InfrastructureError.exit_code == 3

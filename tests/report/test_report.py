@@ -23,9 +23,9 @@ from evalkit.data._records import (
     scores_frame,
 )
 from evalkit.report import ReportPaths, render_report
+from evalkit.report._base import script_safe_json
 from evalkit.report._data import build_report, payload_size
 from evalkit.report._plots import ForestItem, forest_plot, histogram
-from evalkit.report._base import script_safe_json
 from evalkit.report._summary import md_escape, summary_markdown
 from tests.support.synthetic_runs import SyntheticData, synthetic_comparison, synthetic_runs
 
