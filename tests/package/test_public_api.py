@@ -158,11 +158,9 @@ def test_the_documented_quick_path_runs_against_a_real_http_server(
     assert isinstance(golden, evalkit.GoldenSet) and len(golden.cases) == 12
     first = evalkit.run_suite(project, suite, progress=False)
     # Tonight the SUT gets two answers wrong.
+    wrong = [{"match": "question 0?", "reply": "no idea"}, {"match": "question 1?", "reply": "?"}]
     openai_server.configure(
-        rules=[{"match": "question 0?", "reply": "no idea"}, {"match": "question 1?", "reply": "?"}]
-        + rules
-        + judge_rules,
-        default_reply='{"verdict": "fail"}',
+        rules=[*wrong, *rules, *judge_rules], default_reply='{"verdict": "fail"}'
     )
     candidate = evalkit.run_suite(project, suite, progress=False, use_cache=False)
     baseline = evalkit.load_run(first.manifest.run_id, project)
