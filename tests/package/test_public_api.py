@@ -184,3 +184,29 @@ def test_the_documented_quick_path_runs_against_a_real_http_server(
     record, where = evalkit.calibrate_judge("grader", project=project, n_boot=200)
     assert isinstance(record, evalkit.CalibrationRecord) and where.is_file()
     assert len(record.items) == 20
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    # Shared helpers live in tests/support; a test module imported by another would run
+    # its tests' module-level code twice and tie unrelated tests together.
+    import ast
+
+    tests_root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in sorted(tests_root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[-1].startswith("test_") for n in names if n.startswith("tests")):
+                offenders.append(f"{path.relative_to(tests_root)}:{node.lineno}")
+        # Code run in a subprocess is a string: look for the import there too.
+        text = path.read_text(encoding="utf-8")
+        for line_no, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith(("from tests.", "import tests.")) and ".test_" in stripped:
+                offenders.append(f"{path.relative_to(tests_root)}:{line_no}")
+    assert sorted(set(offenders)) == []
