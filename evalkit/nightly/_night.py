@@ -48,7 +48,7 @@ from evalkit.store._history import (
     NightRecord,
 )
 from evalkit.util._atomic import atomic_write_text
-from evalkit.util._format import finite_or_none, page_number
+from evalkit.util._format import PAGE_MISSING, finite_or_none, page_number
 
 Clock = Callable[[], datetime]
 Runner = Callable[..., Run]
@@ -717,14 +717,16 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
                 cells = []
                 for row in (base.get(name), prev.get(name)):
                     cells.append(
-                        f"{page_number(row['delta'], signed=True)} {row['verdict']}" if row else "–"
+                        f"{page_number(row['delta'], signed=True)} {row['verdict']}"
+                        if row
+                        else PAGE_MISSING
                     )
                 if base.get(name):
                     row = base[name]
                     cells[0] += f" (MDE {_mde(row.get('mde'))}, {_mde(row.get('mde_observed'))})"
                 d = drift.get(name) or {}
                 qs = [q for q in (d.get("trend_q"), d.get("pooled_q")) if q is not None]
-                q_text = f"{min(qs):.3g}" if qs else "–"
+                q_text = f"{min(qs):.3g}" if qs else PAGE_MISSING
                 if d.get("alarm"):
                     q_text += " 🚨"
                 lines.append(f"| {_md(name)} | {tonight} | {cells[0]} | {cells[1]} | {q_text} |")

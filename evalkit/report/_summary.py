@@ -12,7 +12,7 @@ from typing import Any
 
 from evalkit.comparison._model import Comparison, interval_text, mde_text
 from evalkit.report._data import ReportModel, num
-from evalkit.util._format import page_number, page_p_value
+from evalkit.util._format import page_number, page_p_value, page_percent
 
 SCHEMA_VERSION = 1
 _MD_SPECIAL = "\\`*_[]|~"
@@ -183,7 +183,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append("| metric | n | mean | 95% CI | pass rate |")
         lines.append("| --- | ---: | ---: | --- | ---: |")
         for row in summary["metrics"]:
-            rate = "–" if row["pass_rate"] is None else f"{row['pass_rate']:.1%}"
+            rate = page_percent(row["pass_rate"])
             lines.append(
                 f"| {md_escape(row['metric'])} | {row['n']:,} | {page_number(row['mean'])} | "
                 f"[{page_number(row['ci_low'])}, {page_number(row['ci_high'])}] | {rate} |"
