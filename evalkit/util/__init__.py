@@ -1,1 +1,1 @@
-"""Small helpers shared across stages (atomic writes, hashing)."""
+"""Small helpers shared across stages (atomic writes, hashing, how numbers are printed)."""
