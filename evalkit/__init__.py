@@ -12,7 +12,7 @@ significance tests against a stored baseline, and a single-file HTML report. The
     suite = project.suite("qa")
     golden = evalkit.load_golden_set(project.path(suite.golden))
     candidate = evalkit.run_suite(project, suite)    # run, score and store
-    baseline = evalkit.load_run("latest:qa", project)  # a run id, run folder or baseline file
+    baseline = evalkit.load_run("golden_sets/qa.baseline.jsonl", project)  # or a run id
     comparison = evalkit.compare_runs(baseline, candidate, gate=suite.gate)
     print(comparison.gate.passed, comparison.gate.reasons)
     evalkit.render_report(
