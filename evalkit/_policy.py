@@ -34,9 +34,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from evalkit.comparison._model import JudgeStatus, MetricComparison
-    from evalkit.comparison._stats import Kind
     from evalkit.config._suite import GateConfig, MetricSpec
-    from evalkit.data._records import MetricInfo
+    from evalkit.data._records import MetricInfo, MetricKind
 
 BINARY_PASS_THRESHOLD = 0.5
 """A binary metric's per-case pass threshold unless the metric sets one."""
@@ -78,7 +77,7 @@ class MetricPolicy:
     """How one metric is compared and gated, resolved from spec, manifest and gate."""
 
     name: str
-    kind: Kind
+    kind: MetricKind
     higher_is_better: bool
     threshold: float | None  # per-case pass threshold (binary default 0.5)
     margin: float
@@ -127,11 +126,11 @@ def metric_policy(
     metric whose status is not ``calibrated`` is advisory; so is a metric with
     ``gate = false``.
     """
-    kind: Kind = "continuous"
+    kind: MetricKind = "continuous"
     if info:
         kind = info.kind
     elif observed_kind in _KINDS:
-        kind = cast("Kind", observed_kind)
+        kind = cast("MetricKind", observed_kind)
     higher_is_better = info.higher_is_better if info else True
     threshold = pass_threshold(kind, spec, info)
     if spec and spec.margin is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.errors import UserInputError
+from evalkit.util._format import terminal_number, terminal_p_value
 
 if TYPE_CHECKING:
     from evalkit.comparison._model import Comparison, MetricComparison
@@ -88,18 +89,6 @@ def _gate(args: argparse.Namespace, config: ProjectConfig | None) -> GateConfig:
         raise UserInputError(f"--{first['loc'][0]}: {first['msg']}") from err
 
 
-def _number(value: float, digits: int = 3, sign: bool = False) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:+.{digits}g}" if sign else f"{value:.{digits}g}"
-
-
-def _pvalue(value: float) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
-
-
 _VERDICT_STYLE = {
     "regression": "bold red",
     "improvement": "green",
@@ -121,11 +110,11 @@ def _row(row: MetricComparison) -> list[str]:
         escape(row.metric),
         escape(row.slice or "all"),
         str(row.n_paired),
-        _number(row.baseline_mean),
-        _number(row.candidate_mean),
-        f"{_number(row.delta, sign=True)} {ci}",
-        _pvalue(row.p_value),
-        _pvalue(row.q_value),
+        terminal_number(row.baseline_mean),
+        terminal_number(row.candidate_mean),
+        f"{terminal_number(row.delta, signed=True)} {ci}",
+        terminal_p_value(row.p_value),
+        terminal_p_value(row.q_value),
         f"{mde_text(row.mde)} [dim]({observed})[/]",
         f"[{style}]{verdict}[/]" if style else verdict,
     ]

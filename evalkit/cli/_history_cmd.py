@@ -7,6 +7,7 @@ import json
 import sys
 
 from evalkit.errors import UserInputError
+from evalkit.util._format import terminal_number
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,10 +52,6 @@ def _store(args: argparse.Namespace) -> str:
     return project.store if "://" in project.store else str(project.path(project.store))
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
 def run(args: argparse.Namespace) -> int:
     """Runs ``history list``, ``show`` or ``prune``; returns the exit status."""
     from datetime import timedelta
@@ -69,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
             return 0
         for r in records:
-            metrics = " ".join(f"{m.name}={_fmt(m.mean)}" for m in r.metrics)
+            metrics = " ".join(f"{m.name}={terminal_number(m.mean)}" for m in r.metrics)
             detail = r.reason if r.status == "failed" else metrics
             flags = f" alerts={len(r.alerts)}" if r.alerts else ""
             print(f"{r.night_id}  {r.suite}  {r.status:<7} {detail}{flags}")

@@ -124,9 +124,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for outcome in result.nights:
             record = outcome.record
-            from evalkit.nightly._night import headline
-
-            print(headline(record))
+            print(record.headline())
             for line in record.alerts:
                 print(f"  - {line}")
             for line in record.warnings:

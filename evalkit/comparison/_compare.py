@@ -65,6 +65,7 @@ from evalkit.comparison._model import (
 )
 from evalkit.config._suite import GateConfig, MetricSpec
 from evalkit.data._records import Run
+from evalkit.util._format import terminal_number, terminal_p_value
 
 _UNKNOWN_FINGERPRINTS = ("", "unknown")
 
@@ -182,9 +183,10 @@ def _missing_metric_row(policy: MetricPolicy, side: str) -> MetricComparison:
 def _describe(row: MetricComparison) -> str:
     where = f" [{row.slice}]" if row.slice else ""
     return (
-        f"{row.metric}{where}: {row.baseline_mean:.3g} -> {row.candidate_mean:.3g}, "
-        f"delta {row.delta:+.3g} {interval_text(row.ci_low, row.ci_high)}, "
-        f"p={row.p_value:.2g}, q={row.q_value:.2g}"
+        f"{row.metric}{where}: {terminal_number(row.baseline_mean)} -> "
+        f"{terminal_number(row.candidate_mean)}, delta {terminal_number(row.delta, signed=True)} "
+        f"{interval_text(row.ci_low, row.ci_high)}, "
+        f"p={terminal_p_value(row.p_value)}, q={terminal_p_value(row.q_value)}"
     )
 
 
@@ -487,7 +489,7 @@ def _metric_rows(
     policies: Sequence[MetricPolicy],
     columns: stats.PairedColumns,
     q_worse: npt.NDArray[np.float64],
-    verdicts: list[stats.Verdict],
+    verdicts: list[Verdict],
     reasons: list[str],
     b_matrix: npt.NDArray[np.float64],
     c_matrix: npt.NDArray[np.float64],

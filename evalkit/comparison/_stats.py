@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,16 +48,17 @@ import pandas as pd
 from scipy import sparse
 from scipy import stats as sps
 
-from evalkit.comparison._model import mde_text
+from evalkit.comparison._model import Verdict, mde_text
+
+if TYPE_CHECKING:
+    from evalkit.config._suite import Correction
+    from evalkit.data._records import MetricKind
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 RNGLike = np.random.Generator | int | None
 Alternative = Literal["two-sided", "less", "greater"]
-Kind = Literal["binary", "continuous", "ordinal"]
-Verdict = Literal["regression", "improvement", "no-change", "inconclusive"]
-Correction = Literal["bh", "holm", "none"]
 
 MIN_UNITS = 2
 """Fewer paired cases (clusters, when clustered) than this gives ``inconclusive``."""
@@ -623,7 +624,7 @@ def _zero_one_columns(table: FloatArray, kinds: Sequence[str]) -> BoolArray:
 def baseline_spread(
     values: npt.ArrayLike,
     *,
-    kinds: Kind | Sequence[Kind],
+    kinds: MetricKind | Sequence[MetricKind],
     groups: Sequence[Any] | npt.ArrayLike | None = None,
 ) -> BaselineSpread:
     """Returns each column's variance, pass rate and intra-cluster correlation.
@@ -848,7 +849,7 @@ class GateTestTerms:
 
 
 def gate_test_terms(
-    baseline: FloatArray, kinds: Sequence[Kind], *, clustered: bool
+    baseline: FloatArray, kinds: Sequence[MetricKind], *, clustered: bool
 ) -> GateTestTerms:
     """Returns the :class:`GateTestTerms` of each column of an (n, m) score table."""
     binomial = _zero_one_columns(baseline, kinds)
@@ -878,7 +879,7 @@ class DesignMDE:
 def design_mde_columns(
     baseline: npt.ArrayLike,
     *,
-    kinds: Kind | Sequence[Kind],
+    kinds: MetricKind | Sequence[MetricKind],
     groups: Sequence[Any] | npt.ArrayLike | None = None,
     higher_is_better: bool | npt.ArrayLike = True,
     alpha: float = 0.05,
@@ -902,7 +903,7 @@ def design_mde_columns(
     """
     base = _as_columns(baseline)
     n_rows, m = base.shape
-    kind_list: list[Kind] = [kinds] * m if isinstance(kinds, str) else list(kinds)
+    kind_list: list[MetricKind] = [kinds] * m if isinstance(kinds, str) else list(kinds)
     if len(kind_list) != m:
         raise ValueError(f"{len(kind_list)} kinds for {m} columns")
     directions = _broadcast(higher_is_better, m, bool)
@@ -1043,7 +1044,7 @@ def paired_columns(
     baseline: npt.ArrayLike,
     candidate: npt.ArrayLike,
     *,
-    kinds: Kind | Sequence[Kind],
+    kinds: MetricKind | Sequence[MetricKind],
     groups: Sequence[Any] | npt.ArrayLike | None = None,
     alpha: float = 0.05,
     margin: float | npt.ArrayLike = 0.0,

@@ -38,6 +38,9 @@ from evalkit.util._fingerprint import fingerprint_json
 
 EMBEDDED_MODEL = "embedded"
 
+Correction = Literal["bh", "holm", "none"]
+"""How p-values are adjusted across a comparison's metrics and slices."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -111,7 +114,7 @@ class GateConfig(_Strict):
         description='"regression": fail on a significant drop; "non-inferiority": fail '
         "unless the candidate is shown no worse than baseline minus margin.",
     )
-    correction: Literal["bh", "holm", "none"] = "bh"
+    correction: Correction = "bh"
     max_unscored_share: float = Field(default=0.1, ge=0, le=1)
     fail_on_critical: bool = True
     judge_min_n: int = Field(default=JUDGE_MIN_ITEMS, ge=0)

@@ -26,7 +26,7 @@ from typing import Any
 from evalkit.config._suite import MetricSpec, ProjectConfig, SuiteConfig, SUTConfig, load_config
 from evalkit.data._golden import GoldenCase, GoldenSet
 from evalkit.data._records import MetricInfo, Output, ScoreRow
-from evalkit.errors import NotFoundError
+from evalkit.errors import NotFoundError, SUTError
 
 MetricLike = str | Mapping[str, Any] | MetricSpec
 
@@ -101,7 +101,11 @@ class Evaluator:
         suite: str | None = None,
         **sut: Any,
     ) -> CheckResult:
-        """Returns the case's scores and misses (no assertion); ``sut``: SUTConfig overrides."""
+        """Returns the case's scores and misses (no assertion); ``sut``: SUTConfig overrides.
+
+        Raises:
+            SUTError: the SUT gave no answer for the case (after its retries).
+        """
         golden_case = (
             case
             if isinstance(case, GoldenCase)
@@ -122,7 +126,12 @@ class Evaluator:
         suite: str | None = None,
         **sut: Any,
     ) -> CheckResult:
-        """Returns the result when every metric meets its threshold; else raises AssertionError."""
+        """Returns the result when every metric meets its threshold; else raises AssertionError.
+
+        Raises:
+            AssertionError: a gating metric missed its threshold (the message names each).
+            SUTError: the SUT gave no answer for the case (after its retries).
+        """
         result = self.score(case, output, metrics=metrics, suite=suite, **sut)
         if result.misses:
             shown = (result.output or "")[:200]
@@ -163,8 +172,8 @@ class Evaluator:
             if cache is not None:
                 cache.close()
         first = outputs[0]
-        if not first.ok:
-            raise AssertionError(f"case {case.id}: the SUT failed: {first.error}")
+        if not first.ok:  # no answer to check: an error of the SUT, not a missed threshold
+            raise SUTError(f"case {case.id}: the SUT failed: {first.error}", retryable=False)
         return first.text, list(rows), list(infos)
 
     def _result(

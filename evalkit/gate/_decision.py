@@ -24,7 +24,6 @@ the others (pytest-xdist workers) read it.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from evalkit._policy import CRITICAL_TAG, MetricPolicy, gate_failure, metric_policy
 from evalkit.comparison._model import interval_text, mde_text
 from evalkit.errors import EvalkitError
+from evalkit.util._format import finite_or_none, terminal_number, terminal_p_value
 
 if TYPE_CHECKING:
     from evalkit.comparison._model import CaseDiff, Comparison, MetricComparison
@@ -143,22 +143,6 @@ def _none_for_nan(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {value!r}")
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
-
-
-def _num(value: float | None, *, sign: bool = False) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:+.3g}" if sign else f"{value:.3g}"
-
-
-def _p(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}".rstrip("0").rstrip(".")
-
-
 # ---------------------------------------------------------------- per case
 
 
@@ -193,14 +177,16 @@ def case_outcome(
     for name, policy in policies.items():
         value = diff.candidate.get(name)
         base = diff.baseline.get(name) if in_baseline else None
-        properties.append((f"evalkit.{name}", _num(value) if value is not None else "unscored"))
+        properties.append(
+            (f"evalkit.{name}", terminal_number(value) if value is not None else "unscored")
+        )
         if base is not None:
-            properties.append((f"evalkit.{name}.baseline", _num(base)))
+            properties.append((f"evalkit.{name}.baseline", terminal_number(base)))
         miss_text = policy.miss(value)
         if miss_text is None:
             continue
         if in_baseline:
-            miss_text += f"; baseline {_num(base) if base is not None else 'unscored'}"
+            miss_text += f"; baseline {terminal_number(base) if base is not None else 'unscored'}"
         (misses if policy.gating else advisory).append(miss_text)
     flaky = ", ".join(f"{m} sd {sd:.2g}" for m, sd in sorted(diff.flaky.items())) or None
     if flaky:
@@ -242,9 +228,10 @@ def describe_row(row: MetricComparison, why: str) -> str:
     """
     where = f" [{row.slice}]" if row.slice else ""
     return (
-        f"{row.metric}{where} {_num(row.baseline_mean)} -> {_num(row.candidate_mean)}, "
-        f"delta {_num(row.delta, sign=True)} {interval_text(row.ci_low, row.ci_high)}, "
-        f"p={_p(row.p_value)}, q={_p(row.q_value)}, MDE {mde_text(row.mde)}: {why}"
+        f"{row.metric}{where} {terminal_number(row.baseline_mean)} -> "
+        f"{terminal_number(row.candidate_mean)}, delta {terminal_number(row.delta, signed=True)} "
+        f"{interval_text(row.ci_low, row.ci_high)}, p={terminal_p_value(row.p_value)}, "
+        f"q={terminal_p_value(row.q_value)}, MDE {mde_text(row.mde)}: {why}"
     )
 
 
@@ -258,12 +245,12 @@ def gate_outcome(comparison: Comparison) -> GateOutcome:
     for row in comparison.overall():
         key = f"evalkit.{row.metric}"
         properties += [
-            (f"{key}.baseline", _num(row.baseline_mean)),
-            (f"{key}.candidate", _num(row.candidate_mean)),
-            (f"{key}.delta", _num(row.delta, sign=True)),
+            (f"{key}.baseline", terminal_number(row.baseline_mean)),
+            (f"{key}.candidate", terminal_number(row.candidate_mean)),
+            (f"{key}.delta", terminal_number(row.delta, signed=True)),
             (f"{key}.ci", interval_text(row.ci_low, row.ci_high)),
-            (f"{key}.p", _p(row.p_value)),
-            (f"{key}.q", _p(row.q_value)),
+            (f"{key}.p", terminal_p_value(row.p_value)),
+            (f"{key}.q", terminal_p_value(row.q_value)),
             (f"{key}.mde", mde_text(row.mde)),
             (f"{key}.mde_observed", mde_text(row.mde_observed)),
             (f"{key}.verdict", row.verdict if row.gating else f"{row.verdict} (advisory)"),
@@ -303,14 +290,14 @@ def summary_rows(comparison: Comparison, *, has_baseline: bool) -> list[SummaryR
             rows.append(
                 SummaryRow(
                     row.metric,
-                    _finite(row.baseline_mean),
-                    _finite(row.candidate_mean),
-                    _finite(row.delta),
-                    _finite(row.ci_low),
-                    _finite(row.ci_high),
-                    _finite(row.p_value),
-                    _finite(row.q_value),
-                    _finite(row.mde),
+                    finite_or_none(row.baseline_mean),
+                    finite_or_none(row.candidate_mean),
+                    finite_or_none(row.delta),
+                    finite_or_none(row.ci_low),
+                    finite_or_none(row.ci_high),
+                    finite_or_none(row.p_value),
+                    finite_or_none(row.q_value),
+                    finite_or_none(row.mde),
                     verdict,
                     row.gating,
                 )
@@ -320,7 +307,7 @@ def summary_rows(comparison: Comparison, *, has_baseline: bool) -> list[SummaryR
                 SummaryRow(
                     row.metric,
                     None,
-                    _finite(row.candidate_mean),
+                    finite_or_none(row.candidate_mean),
                     *(None,) * 6,
                     "no baseline",
                     row.gating,
@@ -491,9 +478,7 @@ def evaluate_suite(
 
 
 def _cell(value: float | None, *, sign: bool = False, p: bool = False) -> str:
-    if p and value is not None and not math.isnan(value):
-        return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"  # fixed width in a table
-    return _num(value, sign=sign)
+    return terminal_p_value(value) if p else terminal_number(value, signed=sign)
 
 
 def summary_lines(outcome: SuiteOutcome) -> list[str]:

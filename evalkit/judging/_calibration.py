@@ -41,10 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._policy import JUDGE_MIN_ITEMS, JUDGE_MIN_KAPPA, judge_shortfall
 from evalkit.errors import InvalidInputError, Problem
+from evalkit.judging._labelled_sets import LabelValue, Scale
+from evalkit.util._format import finite_or_none, json_safe
 
-Scale = Literal["binary", "ordinal", "pairwise"]
 GateState = Literal["calibrated", "uncalibrated", "stale"]
-LabelValue = str | int
 FloatArray = NDArray[np.float64]
 
 RECORD_SCHEMA_VERSION = 2
@@ -161,10 +161,6 @@ def _binary_array(values: ArrayLike, name: str) -> FloatArray:
     return array
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 def encode(values: Sequence[LabelValue | None], scale: Scale) -> FloatArray:
     """Returns labels as numbers (pass=1, fail=0; a=+1, tie=0, b=-1; ordinals as is)."""
     codes: Mapping[LabelValue, float] | None = (
@@ -211,7 +207,7 @@ def _percentile_ci(samples: FloatArray, alpha: float) -> tuple[float | None, flo
 
 
 def _figure(value: float, draws: FloatArray, alpha: float) -> Figure:
-    if _finite_or_none(value) is None:
+    if finite_or_none(value) is None:
         return Figure(value=None)
     low, high = _percentile_ci(draws, alpha)
     return Figure(value=float(value), ci_low=low, ci_high=high)
@@ -1075,6 +1071,4 @@ def as_dict(value: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     out = asdict(value)
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()
-    }
+    return {k: json_safe(v) if isinstance(v, float) else v for k, v in out.items()}

@@ -47,8 +47,6 @@ from evalkit.judging._calibration import (
     FitMethod,
     FitSummary,
     JudgeGateStatus,
-    LabelValue,
-    Scale,
     ScoreMapping,
     agreement,
     calibrated_fingerprint,
@@ -60,7 +58,7 @@ from evalkit.judging._calibration import (
     record_path,
     save_record,
 )
-from evalkit.judging._labelled_sets import LabelledItem, LabelledSet, load_labels
+from evalkit.judging._labelled_sets import LabelledItem, LabelledSet, LabelValue, Scale, load_labels
 
 if TYPE_CHECKING:
     from evalkit.config._suite import ProjectConfig, SuiteConfig

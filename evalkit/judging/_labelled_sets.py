@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.data._golden import ChatMessage
 from evalkit.data._jsonl import describe_type, json_objects
-from evalkit.errors import InvalidInputError, NotFoundError, Problem
+from evalkit.errors import LabelledSetError, NotFoundError, Problem
 from evalkit.util._fingerprint import fingerprint_lines
 
 FORMAT_HINT = "see the labelled-set format in docs/calibration.md"
@@ -40,11 +40,9 @@ BINARY_VALUES = ("pass", "fail")
 PAIRWISE_VALUES = ("a", "b", "tie")
 
 LabelValue = str | int
-LabelKind = Literal["binary", "ordinal", "pairwise"]
-
-
-class LabelledSetError(InvalidInputError):
-    """A labelled set is malformed: bad JSON, wrong types, missing or duplicate ids."""
+"""One person's label: ``pass``/``fail``, ``a``/``b``/``tie``, or a score on the scale."""
+Scale = Literal["binary", "ordinal", "pairwise"]
+"""The scale people label on: pass/fail, a score from a range, or a pairwise choice."""
 
 
 class Label(BaseModel):
@@ -113,7 +111,7 @@ class LabelledSet:
 
     path: str
     items: tuple[LabelledItem, ...]
-    kind: LabelKind
+    kind: Scale
     fingerprint: str
     lines: Mapping[str, int] = field(default_factory=dict)
 
@@ -242,7 +240,7 @@ def _item_problems(item: LabelledItem) -> list[str]:
     return problems
 
 
-def _kind_of(item: LabelledItem) -> LabelKind:
+def _kind_of(item: LabelledItem) -> Scale:
     if item.pairwise:
         return "pairwise"
     return "ordinal" if isinstance(item.labels[0].value, int) else "binary"
@@ -274,7 +272,7 @@ def parse_labels(data: bytes, path: str) -> LabelledSet:
     problems: list[Problem] = []
     items: list[LabelledItem] = []
     first_line: dict[str, int] = {}
-    kind: LabelKind | None = None
+    kind: Scale | None = None
     kind_line = 0
     each_line = f"one labelled item ({FORMAT_HINT})"
     for number, raw in json_objects(data, path, problems, each_line=each_line):

@@ -32,8 +32,15 @@ from pydantic import BaseModel, ConfigDict
 
 from evalkit.data._jsonl import checked_utf8
 from evalkit.data._records import MetricInfo, Run
-from evalkit.errors import InvalidInputError, NotFoundError, Problem, UserInputError
-from evalkit.judging._calibration import LabelValue, PPIMean, Scale, ppi_mean
+from evalkit.errors import (
+    InvalidInputError,
+    LabelImportError,
+    NotFoundError,
+    Problem,
+    UserInputError,
+)
+from evalkit.judging._calibration import PPIMean, ppi_mean
+from evalkit.judging._labelled_sets import LabelValue, Scale
 
 HUMAN_LABELS = "human_labels.jsonl"
 SHEET_FORMAT = "evalkit-label-sheet/1"
@@ -51,10 +58,6 @@ CSV_COLUMNS = [
     "rater",
     "note",
 ]
-
-
-class LabelImportError(InvalidInputError):
-    """An answers file is malformed or does not match its run."""
 
 
 @dataclass(frozen=True)
@@ -259,149 +262,16 @@ def sheet_csv(sheet: Sheet) -> str:
     return buffer.getvalue()
 
 
-_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline';
-               script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Label {{ sheet.metric }} — run {{ sheet.run_id }}</title>
-<style>
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem; }
-.item { border: 1px solid #ccc; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
-.item.done { border-color: #2a7; }
-pre { white-space: pre-wrap; background: #f6f6f6; padding: .4rem; margin: .2rem 0 .6rem; }
-h2 { font-size: 1rem; margin: .2rem 0; }
-.k { color: #555; font-size: .85rem; text-transform: uppercase; }
-label.choice { margin-right: 1.2rem; }
-#bar { position: sticky; top: 0; background: #fff; padding: .5rem 0;
-       border-bottom: 1px solid #ddd; }
-</style>
-</head>
-<body>
-<h1>Label {{ sheet.metric }}</h1>
-<p>Run <code>{{ sheet.run_id }}</code>: {{ sheet.items|length }} outputs drawn at random
-(seed {{ sheet.seed }}) from {{ sheet.n_population }}. Label every item: skipping the hard
-ones would make the sample no longer random.
-{% if sheet.scale == "binary" %}Choose <b>pass</b> when the output is correct and
-acceptable, <b>fail</b> otherwise.{% elif sheet.scale == "pairwise" %}<b>a</b> is the
-output, <b>b</b> the reference answer: choose the better one, or <b>tie</b>.{% else %}
-Score each output from {{ sheet.labels[0] }} (worst) to {{ sheet.labels[-1] }} (best).{% endif %}
-Answers stay in this browser until you export them; nothing is sent anywhere.</p>
-<div id="bar">
-<label>Your rater id: <input id="rater" required placeholder="e.g. alice"></label>
-<button type="button" id="csv">Export CSV</button>
-<button type="button" id="json">Export JSON</button>
-<span id="progress"></span>
-</div>
-<form id="sheet" data-run="{{ sheet.run_id }}" data-metric="{{ sheet.metric }}"
-      data-scale="{{ sheet.scale }}" data-seed="{{ sheet.seed }}">
-{% for item in sheet.items %}
-<div class="item" data-case="{{ item.case_id }}" data-sample="{{ item.sample }}"
-     data-item="{{ item.item }}">
-<h2>{{ item.item }}. <code>{{ item.case_id }}</code>
-{%- if item.sample %} (sample {{ item.sample }}){% endif %}</h2>
-<div class="k">Input</div><pre>{{ item.input }}</pre>
-{% if item.expected %}<div class="k">Reference</div><pre>{{ item.expected }}</pre>{% endif %}
-<div class="k">Output</div><pre>{{ item.output }}</pre>
-<div>{% for label in sheet.labels %}<label class="choice"><input type="radio"
-  name="label-{{ item.item }}" value="{{ label }}"> {{ label }}</label>{% endfor %}</div>
-<div><input class="note" name="note-{{ item.item }}" size="60" placeholder="note (optional)"></div>
-</div>
-{% endfor %}
-</form>
-<script>
-(function () {
-  "use strict";
-  var form = document.getElementById("sheet");
-  var key = ["evalkit-labels", form.dataset.run, form.dataset.metric, form.dataset.seed].join(":");
-  var items = Array.prototype.slice.call(form.querySelectorAll(".item"));
-  var rater = document.getElementById("rater");
-  function answers() {
-    return items.map(function (div) {
-      var n = div.dataset.item;
-      var picked = form.querySelector('input[name="label-' + n + '"]:checked');
-      return {item: Number(n), case_id: div.dataset.case, sample: Number(div.dataset.sample),
-              label: picked ? picked.value : "",
-              note: form.querySelector('input[name="note-' + n + '"]').value};
-    });
-  }
-  function save() {
-    var all = answers();
-    var done = 0;
-    all.forEach(function (a, i) {
-      items[i].classList.toggle("done", !!a.label);
-      if (a.label) { done++; }
-    });
-    document.getElementById("progress").textContent = done + " / " + all.length + " labelled";
-    try {
-      localStorage.setItem(key, JSON.stringify({rater: rater.value, answers: all}));
-    } catch (e) {}
-  }
-  function restore() {
-    var saved = null;
-    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) {}
-    if (!saved) { return; }
-    rater.value = saved.rater || "";
-    (saved.answers || []).forEach(function (a) {
-      var radios = form.querySelectorAll('input[name="label-' + a.item + '"]');
-      Array.prototype.forEach.call(radios, function (r) { r.checked = (r.value === a.label); });
-      var note = form.querySelector('input[name="note-' + a.item + '"]');
-      if (note) { note.value = a.note || ""; }
-    });
-  }
-  function download(name, type, text) {
-    var link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([text], {type: type}));
-    link.download = name;
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-  }
-  function cell(value) {
-    var text = String(value);
-    return /[",\\n\\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
-  }
-  function base() { return "labels-" + form.dataset.run + "-" + form.dataset.metric; }
-  function needRater() {
-    if (!rater.value.trim()) { alert("Enter your rater id first."); rater.focus(); return true; }
-    return false;
-  }
-  document.getElementById("csv").addEventListener("click", function () {
-    if (needRater()) { return; }
-    var lines = ["item,run_id,metric,case_id,sample,label,rater,note"];
-    answers().forEach(function (a) {
-      lines.push([a.item, form.dataset.run, form.dataset.metric, a.case_id, a.sample, a.label,
-                  rater.value.trim(), a.note].map(cell).join(","));
-    });
-    download(base() + ".csv", "text/csv", lines.join("\\n") + "\\n");
-  });
-  document.getElementById("json").addEventListener("click", function () {
-    if (needRater()) { return; }
-    var payload = {format: "{{ answers_format }}", run_id: form.dataset.run,
-                   metric: form.dataset.metric, rater: rater.value.trim(), answers: answers()};
-    download(base() + ".json", "application/json", JSON.stringify(payload, null, 1) + "\\n");
-  });
-  form.addEventListener("change", save);
-  form.addEventListener("input", save);
-  rater.addEventListener("input", save);
-  restore();
-  save();
-})();
-</script>
-</body>
-</html>
-"""
-
-
 def sheet_html(sheet: Sheet) -> str:
-    """Returns the sheet as a self-contained offline HTML form (all text escaped)."""
-    import jinja2
+    """Returns the sheet as a self-contained offline HTML form (all text escaped).
 
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string(_HTML).render(sheet=sheet, answers_format=ANSWERS_FORMAT)
+    The page is ``evalkit/report/templates/labelling_sheet.html.j2``, rendered with the
+    reports' Jinja environment (autoescape on).
+    """
+    from evalkit.report._base import environment
+
+    template = environment().get_template("labelling_sheet.html.j2")
+    return template.render(sheet=sheet, answers_format=ANSWERS_FORMAT)
 
 
 def write_sheet(sheet: Sheet, folder: str | Path) -> list[Path]:

@@ -49,6 +49,7 @@ from evalkit.store._history import (
 )
 from evalkit.util._atomic import atomic_write_text
 from evalkit.util._fingerprint import fingerprint_bytes
+from evalkit.util._format import PAGE_MISSING, finite_or_none, page_number
 
 Clock = Callable[[], datetime]
 Runner = Callable[..., Run]
@@ -207,23 +208,20 @@ def classify_cases(
 
 
 def _brief(comparison: Comparison, against: str, other_id: str) -> ComparisonBrief:
-    def number(value: float) -> float | None:
-        return None if value is None or not math.isfinite(value) else float(value)
-
     rows = [
         ComparisonRow(
             metric=row.metric,
-            baseline_mean=number(row.baseline_mean),
-            candidate_mean=number(row.candidate_mean),
-            delta=number(row.delta),
-            ci_low=number(row.ci_low),
-            ci_high=number(row.ci_high),
-            p_value=number(row.p_value),
-            q_value=number(row.q_value),
+            baseline_mean=finite_or_none(row.baseline_mean),
+            candidate_mean=finite_or_none(row.candidate_mean),
+            delta=finite_or_none(row.delta),
+            ci_low=finite_or_none(row.ci_low),
+            ci_high=finite_or_none(row.ci_high),
+            p_value=finite_or_none(row.p_value),
+            q_value=finite_or_none(row.q_value),
             verdict=row.verdict,
             gating=row.gating,
-            mde=number(row.mde),
-            mde_observed=number(row.mde_observed),
+            mde=finite_or_none(row.mde),
+            mde_observed=finite_or_none(row.mde_observed),
         )
         for row in comparison.overall()
     ]
@@ -609,11 +607,11 @@ def drift_brief(result: drift_mod.DriftResult) -> DriftBrief:
                 slope=m.trend.slope if m.trend else None,
                 slope_se=m.trend.slope_se if m.trend else None,
                 trend_p=m.trend.p_value if m.trend else None,
-                trend_q=_finite(m.trend_q),
+                trend_q=finite_or_none(m.trend_q),
                 pooled_nights=m.pooled.n_nights if m.pooled else 0,
                 pooled_delta=m.pooled.delta if m.pooled else None,
                 pooled_p=m.pooled.p_value if m.pooled else None,
-                pooled_q=_finite(m.pooled_q),
+                pooled_q=finite_or_none(m.pooled_q),
                 alarm=m.alarm,
             )
         )
@@ -624,10 +622,6 @@ def drift_brief(result: drift_mod.DriftResult) -> DriftBrief:
         reasons=result.reasons(),
         rows=rows,
     )
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------- status and summaries
@@ -645,19 +639,8 @@ def exit_status(records: Sequence[NightRecord]) -> int:
 def night_summary(record: NightRecord) -> dict[str, Any]:
     """Returns one night as alert-ready JSON data (see docs/nightly.md)."""
     data = record.model_dump(mode="json")
-    data["headline"] = headline(record)
+    data["headline"] = record.headline()
     return data
-
-
-def headline(record: NightRecord) -> str:
-    """Returns a one-line verdict for the night."""
-    if record.status == "failed":
-        return f"{record.suite}: night FAILED to run: {record.reason}"
-    if record.status == "running":
-        return f"{record.suite}: night did not finish"
-    if record.status == "alert":
-        return f"{record.suite}: ALERT ({len(record.alerts)} reason(s))"
-    return f"{record.suite}: ok"
 
 
 def job_summary(
@@ -669,7 +652,7 @@ def job_summary(
         "schema_version": 1,
         "status": word,
         "exit_status": status,
-        "headline": f"evalkit nightly: {word}: " + "; ".join(headline(r) for r in records),
+        "headline": f"evalkit nightly: {word}: " + "; ".join(r.headline() for r in records),
         "trend_report": trend,
         "nights": [night_summary(r) for r in records],
     }
@@ -679,12 +662,6 @@ def _md(text: Any, limit: int = 300) -> str:
     from evalkit.report._summary import md_escape
 
     return md_escape(text, limit)
-
-
-def _num(value: float | None, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def _mde(value: float | None) -> str:
@@ -727,17 +704,21 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
             drift = {r["metric"]: r for r in (night.get("drift") or {}).get("rows", [])}
             for metric in night["metrics"]:
                 name = metric["name"]
-                tonight = f"{_num(metric['mean'])} [{_num(metric['ci_low'])}, " \
-                          f"{_num(metric['ci_high'])}]"  # fmt: skip
+                tonight = f"{page_number(metric['mean'])} [{page_number(metric['ci_low'])}, " \
+                          f"{page_number(metric['ci_high'])}]"  # fmt: skip
                 cells = []
                 for row in (base.get(name), prev.get(name)):
-                    cells.append(f"{_num(row['delta'], True)} {row['verdict']}" if row else "–")
+                    cells.append(
+                        f"{page_number(row['delta'], signed=True)} {row['verdict']}"
+                        if row
+                        else PAGE_MISSING
+                    )
                 if base.get(name):
                     row = base[name]
                     cells[0] += f" (MDE {_mde(row.get('mde'))}, {_mde(row.get('mde_observed'))})"
                 d = drift.get(name) or {}
                 qs = [q for q in (d.get("trend_q"), d.get("pooled_q")) if q is not None]
-                q_text = f"{min(qs):.3g}" if qs else "–"
+                q_text = f"{min(qs):.3g}" if qs else PAGE_MISSING
                 if d.get("alarm"):
                     q_text += " 🚨"
                 lines.append(f"| {_md(name)} | {tonight} | {cells[0]} | {cells[1]} | {q_text} |")

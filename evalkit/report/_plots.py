@@ -12,17 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def nice_step(span: float, target: int = 5) -> float:
-    """Returns a 1/2/5 x 10^k tick step that cuts ``span`` into about ``target`` parts."""
-    if span <= 0 or not math.isfinite(span):
-        return 1.0
-    raw = span / target
-    power = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1.0, 2.0, 5.0, 10.0):
-        if raw <= factor * power:
-            return factor * power
-    return 10.0 * power
+from evalkit.report._base import Tick, nice_step
 
 
 def _tick_label(value: float, step: float) -> str:
@@ -65,14 +55,6 @@ class ForestRow:
     verdict: str
     title: str
     value_text: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    """An axis tick: its x position and its label."""
-
-    x: float
-    label: str
 
 
 @dataclass(frozen=True)

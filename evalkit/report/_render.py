@@ -9,37 +9,25 @@ model or a dataset is escaped: by Jinja's autoescaping in the page, and by escap
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
-import hashlib
 import json
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 import evalkit
-from evalkit.comparison._model import Comparison, mde_text
+from evalkit.comparison._model import Comparison
 from evalkit.data._golden import GoldenSet
 from evalkit.data._records import Run
+from evalkit.report._base import csp_for_script, environment, script_safe_json, static_text
 from evalkit.report._data import SIZE_BUDGET_BYTES, ReportModel, build_report
 from evalkit.report._summary import summary_dict, summary_markdown
 from evalkit.util._atomic import atomic_write_text
-
-_HERE = Path(__file__).parent
-_JSON_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
+from evalkit.util._format import filename_slug
 
 
 @dataclass(frozen=True)
@@ -51,101 +39,15 @@ class ReportPaths:
     summary_md: Path
 
 
-def script_safe_json(data: Any) -> str:
-    """Returns ``data`` as JSON that is safe inside a ``<script>`` element.
-
-    ``<``, ``>`` and ``&`` become ``\\u003c``-style escapes (so no ``</script>`` or
-    ``<!--`` can end or change the element), and U+2028/U+2029 are escaped too; the
-    result still parses to the same value with ``JSON.parse``.
-    """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, escape in _JSON_ESCAPES.items():
-        text = text.replace(char, escape)
-    return text
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    number = float(value)
-    if not math.isfinite(number):
-        return "–"
-    return f"{number:.{digits}f}"
-
-
-def _fmt_signed(value: Any, digits: int = 3) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    return f"{float(value):+.{digits}f}"
-
-
-def _fmt_p(value: Any) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    number = float(value)
-    if number < 0.001:
-        return "<0.001"
-    return f"{number:.3f}"
-
-
-def _fmt_pct(value: Any) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    return f"{float(value):.1%}"
-
-
-def _finite_number(value: Any) -> bool:
-    """Returns True for a finite number (a CI end that could be estimated)."""
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = _fmt
-    env.filters["signed"] = _fmt_signed
-    env.filters["pval"] = _fmt_p
-    env.filters["pct"] = _fmt_pct
-    env.filters["mde"] = mde_text
-    env.filters["finite"] = _finite_number
-    return env
-
-
-@functools.cache
-def _static(name: str) -> str:
-    text = (_HERE / "static" / name).read_text(encoding="utf-8")
-    closing = "</script" if name.endswith(".js") else "</style"
-    if closing in text.lower():
-        raise ValueError(f"static/{name} must not contain {closing!r}")
-    return text
-
-
-def csp_for_script(script: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    # Only the report's own inline script may run; nothing may be fetched.
-    return (
-        "default-src 'none'; "
-        f"script-src 'sha256-{digest}'; "
-        "style-src 'unsafe-inline'; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
-
-
 def render_html(model: ReportModel, *, generated_at: str | None = None) -> str:
     """Returns the report page for ``model`` as one self-contained HTML document."""
-    script = _static("report.js")
-    template = _environment().get_template("report.html.j2")
+    script = static_text("report.js")
+    template = environment().get_template("report.html.j2")
     return template.render(
         m=model,
         generated_at=generated_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         evalkit_version=evalkit.__version__,
-        css=Markup(_static("report.css")),
+        css=Markup(static_text("report.css")),
         script=Markup(script),
         csp=csp_for_script(script),
         payload=Markup(script_safe_json(model.payload)),
@@ -215,6 +117,6 @@ def render_report(
 def default_report_path(report_dir: Path, run: Run) -> Path:
     """Returns ``<report_dir>/<suite>-<run_id>/report.html``, where a run's report goes."""
     manifest = run.manifest
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in manifest.suite)
-    run_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in manifest.run_id)
-    return Path(report_dir) / f"{safe}-{run_id}" / "report.html"
+    suite = filename_slug(manifest.suite, max_length=None)
+    run_id = filename_slug(manifest.run_id, max_length=None)
+    return Path(report_dir) / f"{suite}-{run_id}" / "report.html"

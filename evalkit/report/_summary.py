@@ -8,11 +8,11 @@ it renders as text.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from evalkit.comparison._model import Comparison, interval_text, mde_text
 from evalkit.report._data import ReportModel, num
+from evalkit.util._format import page_number, page_p_value, page_percent
 
 SCHEMA_VERSION = 1
 _MD_SPECIAL = "\\`*_[]|~"
@@ -128,18 +128,6 @@ def _metric_row(row: Any) -> dict[str, Any]:
     }
 
 
-def _f(value: Any, signed: bool = False) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    return f"{float(value):+.3f}" if signed else f"{float(value):.3f}"
-
-
-def _p(value: Any) -> str:
-    if value is None:
-        return "–"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def summary_markdown(summary: dict[str, Any]) -> str:
     """Returns the Markdown summary (for a PR comment or ``$GITHUB_STEP_SUMMARY``)."""
     verdict = summary["verdict"]
@@ -172,9 +160,10 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             if verdict_text == "regression":
                 verdict_text = "**regression**"
             lines.append(
-                f"| {name} | {_f(row['baseline'])} | {_f(row['candidate'])} | "
-                f"{_f(row['delta'], True)} | {interval_text(row['ci_low'], row['ci_high'])} | "
-                f"{_p(row['p_value'])} | {_p(row['q_value'])} | "
+                f"| {name} | {page_number(row['baseline'])} | {page_number(row['candidate'])} | "
+                f"{page_number(row['delta'], signed=True)} | "
+                f"{interval_text(row['ci_low'], row['ci_high'])} | "
+                f"{page_p_value(row['p_value'])} | {page_p_value(row['q_value'])} | "
                 f"{mde_text(row['mde'])} ({mde_text(row['mde_observed'])}) | {verdict_text} |"
             )
         slices = [
@@ -185,18 +174,19 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             lines.append("Slices that changed:")
             lines.extend(
                 f"- {md_escape(row['metric'])} on {md_code(row['slice'])}: "
-                f"{_f(row['baseline'])} → {_f(row['candidate'])} "
-                f"({_f(row['delta'], True)}, q={_p(row['q_value'])}): {row['verdict']}"
+                f"{page_number(row['baseline'])} → {page_number(row['candidate'])} "
+                f"({page_number(row['delta'], signed=True)}, "
+                f"q={page_p_value(row['q_value'])}): {row['verdict']}"
                 for row in slices
             )
     else:
         lines.append("| metric | n | mean | 95% CI | pass rate |")
         lines.append("| --- | ---: | ---: | --- | ---: |")
         for row in summary["metrics"]:
-            rate = "–" if row["pass_rate"] is None else f"{row['pass_rate']:.1%}"
+            rate = page_percent(row["pass_rate"])
             lines.append(
-                f"| {md_escape(row['metric'])} | {row['n']:,} | {_f(row['mean'])} | "
-                f"[{_f(row['ci_low'])}, {_f(row['ci_high'])}] | {rate} |"
+                f"| {md_escape(row['metric'])} | {row['n']:,} | {page_number(row['mean'])} | "
+                f"[{page_number(row['ci_low'])}, {page_number(row['ci_high'])}] | {rate} |"
             )
     top = summary["top_regressed"]
     if top:
@@ -211,8 +201,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 marks.append(case["flipped"])
             lines.append(
                 f"| {md_code(case['case_id'])} | {md_escape(case['metric'])} | "
-                f"{_f(case['baseline'])} | {_f(case['candidate'])} | "
-                f"{_f(case['delta'], True)} | {', '.join(marks)} |"
+                f"{page_number(case['baseline'])} | {page_number(case['candidate'])} | "
+                f"{page_number(case['delta'], signed=True)} | {', '.join(marks)} |"
             )
         lines.extend(["", "</details>"])
     for title, key in (("Advisory (not gating)", "advisory"), ("Warnings", "warnings")):

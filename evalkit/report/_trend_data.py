@@ -160,8 +160,6 @@ def _suite(name: str, records: Sequence[NightRecord], index: int) -> SuiteTrend:
                 drift_alarm=metric in alarms,
             )
         )
-    from evalkit.nightly._night import headline
-
     return SuiteTrend(
         name=name,
         anchor=f"suite-{index}",
@@ -169,7 +167,7 @@ def _suite(name: str, records: Sequence[NightRecord], index: int) -> SuiteTrend:
         n_failed=sum(r.status == "failed" for r in records),
         n_alert=sum(r.status == "alert" for r in records),
         latest_status=latest.status,
-        latest_headline=headline(latest),
+        latest_headline=latest.headline(),
         markers=tuple(markers),
         metrics=tuple(charts),
         cost=series_chart(_totals_points(records, "cost"), markers, height=160, low=0.0),

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalkit.report._plots import nice_step
+from evalkit.report._base import Tick, nice_step
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,6 @@ class DrawnMarker:
     x: float
     kind: str
     title: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    """An axis tick: its position and label."""
-
-    at: float
-    label: str
 
 
 @dataclass(frozen=True)

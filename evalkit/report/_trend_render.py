@@ -9,49 +9,24 @@ page, the data embedded as script-safe JSON that the page's script renders with
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 import evalkit
-from evalkit.report._render import csp_for_script, script_safe_json
+from evalkit.report._base import csp_for_script, environment, script_safe_json, static_text
 from evalkit.report._trend_data import TrendModel, build_trend
 from evalkit.store._history import NightRecord
 from evalkit.util._atomic import atomic_write_text
 
-_HERE = Path(__file__).parent
-_REPORT_STATIC = _HERE / "static"
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@functools.cache
-def _static(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    closing = "</script" if path.suffix == ".js" else "</style"
-    if closing in text.lower():
-        raise ValueError(f"{path.name} must not contain {closing!r}")
-    return text
-
 
 def render_trend_html(model: TrendModel, *, generated_at: str | None = None) -> str:
     """Returns the trend page for ``model`` as one self-contained HTML document."""
-    script = _static(_HERE / "static" / "trend.js")
-    css = _static(_REPORT_STATIC / "report.css") + "\n" + _static(_HERE / "static" / "trend.css")
+    script = static_text("trend.js")
+    css = static_text("report.css") + "\n" + static_text("trend.css")
     return (
-        _environment()
+        environment()
         .get_template("trend.html.j2")
         .render(
             m=model,

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evalkit.errors import JudgeReplyError
 from evalkit.judging._definitions import JudgeModel
 from evalkit.models._offline import prepare_import
 from evalkit.scorers._base import (
@@ -45,7 +46,6 @@ from evalkit.scorers._completion_prompts import (
 )
 from evalkit.scorers._judge import (
     JudgeOption,
-    JudgeReplyError,
     StructuredJudge,
     resolve_judge_model,
 )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from evalkit.errors import JudgeReplyError
 from evalkit.judging._definitions import (
     JudgeDefinition,
     JudgeModel,
@@ -68,14 +69,6 @@ class JudgeReply(Generic[T]):
     raw: str | None
     retried: bool = False
     logprobs: tuple[TokenLogprob, ...] | None = None
-
-
-class JudgeReplyError(ValueError):
-    """A judge model gave no usable reply (call failed, or unparseable twice)."""
-
-    def __init__(self, message: str, raw: str | None) -> None:
-        super().__init__(message)
-        self.raw = raw
 
 
 async def ask_judge_model(

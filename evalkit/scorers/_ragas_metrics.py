@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from evalkit.errors import JudgeReplyError
 from evalkit.judging._definitions import JudgeModel
 from evalkit.models._embeddings import BUNDLED_MODEL, Embedder, get_embedder
 from evalkit.models._offline import prepare_import
@@ -52,7 +53,6 @@ from evalkit.scorers._completion_prompts import (
 )
 from evalkit.scorers._judge import (
     JudgeOption,
-    JudgeReplyError,
     StructuredJudge,
     resolve_judge_model,
 )

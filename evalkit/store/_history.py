@@ -15,7 +15,6 @@ once never overwrite each other's entries. ``_history`` starts with ``_``, so
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from evalkit.data._records import Totals
 from evalkit.errors import NotFoundError
 from evalkit.store._runs import RunStore
 from evalkit.util._atomic import atomic_write_text
+from evalkit.util._format import filename_slug
 
 HISTORY_DIR = "_history"
 SCHEMA_VERSION = 1
@@ -162,15 +162,21 @@ class NightRecord(_Record):
         """Returns ``night_at`` as an aware datetime."""
         return parse_time(self.night_at)
 
+    def headline(self) -> str:
+        """Returns a one-line verdict for the night."""
+        if self.status == "failed":
+            return f"{self.suite}: night FAILED to run: {self.reason}"
+        if self.status == "running":
+            return f"{self.suite}: night did not finish"
+        if self.status == "alert":
+            return f"{self.suite}: ALERT ({len(self.alerts)} reason(s))"
+        return f"{self.suite}: ok"
+
 
 def parse_time(text: str) -> datetime:
     """Returns the ISO 8601 time ``text`` as an aware datetime (naive means UTC)."""
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "suite"
 
 
 @dataclass(frozen=True)
@@ -199,7 +205,7 @@ class History:
     def new_night_id(suite: str, at: datetime) -> str:
         """Returns a unique, time-sortable night id: UTC time, suite, random suffix."""
         stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{stamp}Z-{_safe(suite)}-{secrets.token_hex(4)}"
+        return f"{stamp}Z-{filename_slug(suite, fallback='suite')}-{secrets.token_hex(4)}"
 
     def path(self, night_id: str) -> str:
         """Returns where the record of ``night_id`` lives."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import sys
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.data._records import OUTPUT_COLUMNS, SCORE_COLUMNS, Run, RunManifest, row_columns
 from evalkit.errors import DamagedStateError, EvalkitWarning, InfrastructureError, NotFoundError
 from evalkit.util._arrow_table import table_from_columns
+from evalkit.util._format import filename_slug
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,10 +55,6 @@ OUTPUTS = "outputs.parquet"
 SCORES = "scores.parquet"
 CASES = "cases.parquet"
 INPROGRESS = "_inprogress"
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "run"
 
 
 def run_key(
@@ -75,7 +71,8 @@ def run_key(
         [suite, golden_fingerprint, sut_fingerprint, samples, shard, sorted(metrics)],
         separators=(",", ":"),
     )
-    return f"{_safe(suite)}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return f"{filename_slug(suite, fallback='run')}-{digest}"
 
 
 class RunStore:
@@ -104,7 +101,7 @@ class RunStore:
         """Returns a new run id: sortable UTC time, the suite name and a random suffix."""
         now = datetime.now(UTC)
         stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
-        return f"{stamp}-{_safe(suite)}-{secrets.token_hex(3)}"
+        return f"{stamp}-{filename_slug(suite, fallback='run')}-{secrets.token_hex(3)}"
 
     def run_dir(self, run_id: str) -> str:
         """Returns where the run ``run_id`` lives (a path or URL)."""

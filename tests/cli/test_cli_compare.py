@@ -13,7 +13,7 @@ from evalkit.cli import main
 from evalkit.data._scorefile import load_score_file
 from evalkit.errors import InvalidInputError
 from evalkit.store._baselines import write_baseline
-from tests.comparison.test_compare import CORRECT, make_run
+from tests.support.runs import CORRECT, make_run
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from evalkit.errors import (
     ConfigError,
     EvalkitError,
-    GateError,
     GoldenSetError,
     InfrastructureError,
     InvalidInputError,
@@ -21,8 +20,7 @@ def test_families_and_exit_codes() -> None:
     assert issubclass(ConfigError, UserInputError)
     assert issubclass(ServerStartError, InfrastructureError)
     assert all(
-        issubclass(cls, EvalkitError)
-        for cls in (UserInputError, InfrastructureError, SUTError, GateError)
+        issubclass(cls, EvalkitError) for cls in (UserInputError, InfrastructureError, SUTError)
     )
     assert UserInputError.exit_code == 2
     assert InfrastructureError.exit_code == 3

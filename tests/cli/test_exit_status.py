@@ -17,8 +17,8 @@ import pytest
 from evalkit.cli import main
 from evalkit.config._suite import load_config
 from evalkit.errors import ConfigError, EvalkitError, SUTError
-from tests.store.test_damaged_state import N_CASES, _project, _run, _stored_run
 from tests.support.fakeserver import FakeOpenAIServer
+from tests.support.qa_project import N_CASES, run_qa, stored_run, write_project
 
 # ---------------------------------------------------------------- the mapping in main
 
@@ -128,8 +128,8 @@ def test_flags_are_validated_like_the_config_before_any_call(
     flags: list[str],
     key: str,
 ) -> None:
-    config = _project(tmp_path, openai_server.url)
-    assert _run(config, *flags) == 2
+    config = write_project(tmp_path, openai_server.url)
+    assert run_qa(config, *flags) == 2
     err = capsys.readouterr().err
     assert f"command line: {key}:" in err and "Traceback" not in err
     assert openai_server.stats()["requests"] == 0
@@ -176,7 +176,7 @@ BROKEN_SUITES = {
 
 
 def _broken_project(tmp_path: Path, url: str, suite: str, sut: str) -> Path:
-    _project(tmp_path, url)
+    write_project(tmp_path, url)
     (tmp_path / "syntax.jinja").write_text("{{ input }")
     (tmp_path / "var.jinja").write_text("{{ nope }}")
     (tmp_path / "raise.jinja").write_text("{{ input }} {{ 1 / 0 }}")
@@ -200,7 +200,7 @@ def test_validate_reports_what_run_would_reject_before_any_call(
     assert main(["validate", str(config)]) == 2
     validate_err = capsys.readouterr().err
     assert expected in validate_err and "Traceback" not in validate_err
-    assert _run(config) == 2
+    assert run_qa(config) == 2
     run_err = capsys.readouterr().err
     assert expected in run_err and "Traceback" not in run_err
     assert openai_server.stats()["requests"] == 0
@@ -213,7 +213,7 @@ def test_a_config_that_validates_runs(
     config = _broken_project(tmp_path, openai_server.url, 'metrics = ["exact"]', "")
     config.write_text(config.read_text() + 'prompt = "ok.jinja"\n')
     assert main(["validate", str(config)]) == 0
-    assert _run(config) == 0
+    assert run_qa(config) == 0
 
 
 # ---------------------------------------------------------------- baseline update
@@ -226,10 +226,10 @@ def _baseline(config: Path) -> Path:
 @pytest.fixture
 def pinned(openai_server: FakeOpenAIServer, tmp_path: Path) -> Path:
     """A project whose baseline is pinned from a good run; returns the config."""
-    config = _project(tmp_path, openai_server.url)
-    assert _run(config) == 0
+    config = write_project(tmp_path, openai_server.url)
+    assert run_qa(config) == 0
     assert main(["--config", str(config), "baseline", "update", "qa", "--from", "latest"]) == 0
-    _stored_run(config).rename(tmp_path / "first-run")  # keep the store to later runs
+    stored_run(config).rename(tmp_path / "first-run")  # keep the store to later runs
     return config
 
 
@@ -251,7 +251,7 @@ def test_baseline_update_refuses_a_run_with_no_cases(
     pinned: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from evalkit.store._runs import RunStore
-    from tests.comparison.test_compare import make_run
+    from tests.support.runs import make_run
 
     # What `evalkit run --samples -1` used to store, marked "complete".
     RunStore(pinned.parent / "runs").write_run(make_run("20990101T000000000Z-qa-empty", []))
@@ -263,7 +263,7 @@ def test_baseline_update_refuses_a_run_with_too_many_errors(
 ) -> None:
     openai_server.configure(faults=[{"status": 400, "times": 3}])  # 3 of 12: 25% > 10%
     # The run is stored either way; its own exit status for a partial run is issue 14's.
-    assert _run(pinned, "--no-cache") in (0, 3)
+    assert run_qa(pinned, "--no-cache") in (0, 3)
     assert len(list((pinned.parent / "runs").glob("2*"))) == 1
     _refused(pinned, "latest", capsys, "3 of 12 cases have no answer from the SUT")
 
@@ -279,18 +279,18 @@ def test_baseline_update_refuses_a_run_of_another_golden_set(
 def test_baseline_update_refuses_a_shard(
     openai_server: FakeOpenAIServer, pinned: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(pinned, "--shard", "1/2") == 0
+    assert run_qa(pinned, "--shard", "1/2") == 0
     _refused(pinned, "latest", capsys, "is shard 1/2")
 
 
 def test_baseline_update_accepts_errors_within_the_limit(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    config = _project(
+    config = write_project(
         tmp_path, openai_server.url, gate="[suites.qa.gate]\nmax_unscored_share = 0.5\n"
     )
     openai_server.configure(faults=[{"status": 400, "times": 3}])
-    assert _run(config, "--no-cache") == 0
+    assert run_qa(config, "--no-cache") == 0
     assert main(["--config", str(config), "baseline", "update", "qa", "--from", "latest"]) == 0
     lines = _baseline(config).read_text().splitlines()
     assert len(lines) == 1 + N_CASES and json.loads(lines[0])["manifest"]["status"] == "partial"

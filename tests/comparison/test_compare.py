@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -13,55 +13,8 @@ import pytest
 from evalkit.comparison import _stats as stats
 from evalkit.comparison._compare import compare_runs
 from evalkit.config._suite import GateConfig, MetricSpec
-from evalkit.data._records import (
-    MetricInfo,
-    Run,
-    RunManifest,
-    ScoreRow,
-    outputs_frame,
-    scores_frame,
-)
-
-Row = tuple[str, str, float | None] | tuple[str, str, float | None, int]
-
-
-def make_run(
-    run_id: str,
-    rows: Iterable[Row],
-    *,
-    metrics: Sequence[MetricInfo] = (),
-    tags: dict[str, list[str]] | None = None,
-    groups: dict[str, str] | None = None,
-    golden: str = "sha256:golden1",
-    suite: str = "qa",
-) -> Run:
-    """Returns a Run from (case, metric, value[, sample]) rows; None values are unscored."""
-    infos = {m.name: m for m in metrics}
-    score_rows = []
-    for row in rows:
-        case, metric, value = row[0], row[1], row[2]
-        sample = row[3] if len(row) == 4 else 0  # type: ignore[misc]
-        kind = infos[metric].kind if metric in infos else "continuous"
-        error = None if value is not None else "judge reply unparseable"
-        score_rows.append(ScoreRow(case, int(sample), metric, value, kind, error=error))
-    frame = scores_frame(score_rows)
-    manifest = RunManifest(
-        run_id=run_id,
-        suite=suite,
-        status="complete",
-        golden_path="golden_sets/qa.jsonl",
-        golden_fingerprint=golden,
-        n_cases=int(frame["case_id"].nunique()),
-        sut_fingerprint="sha256:sut",
-        metrics=list(metrics),
-        started_at="2025-01-01T00:00:00Z",
-        evalkit_version="0.1.0",
-    )
-    return Run(manifest, outputs_frame([]), frame, tags=tags or {}, groups=groups or {})
-
-
-CORRECT = MetricInfo(name="correct", scorer="exact", kind="binary")
-F1 = MetricInfo(name="f1", scorer="token_f1", kind="continuous")
+from evalkit.data._records import MetricInfo
+from tests.support.runs import CORRECT, F1, Row, make_run
 
 
 def binary_rows(values: Sequence[float | None], metric: str = "correct") -> list[Row]:
@@ -323,7 +276,7 @@ def test_to_dict_equals_the_deep_copy_of_every_field() -> None:
     """to_dict is built field by field for speed; it must say what dataclasses.asdict says."""
     from dataclasses import asdict, replace
 
-    from evalkit.comparison._model import _clean
+    from evalkit.util._format import json_safe
 
     base = make_run("b", binary_rows([1.0] * 5 + [None, 0.0]), metrics=[CORRECT])
     cand = make_run("c", binary_rows([1.0] * 4 + [0.0, 1.0, 1.0]), metrics=[CORRECT])
@@ -339,7 +292,7 @@ def test_to_dict_equals_the_deep_copy_of_every_field() -> None:
         critical_failed=True,
     )
     result = replace(result, cases=(odd, *result.cases[1:]), warnings=("w",))
-    reference = _clean(asdict(result))
+    reference = json_safe(asdict(result))
     reference["schema_version"] = 1
     assert result.to_dict() == reference
     assert list(result.to_dict()) == list(reference)

@@ -24,7 +24,7 @@ from evalkit.config._suite import GateConfig, parse_config
 from evalkit.data._records import MetricInfo
 from evalkit.errors import ConfigError
 from evalkit.gate._decision import describe_row
-from tests.comparison.test_compare import CORRECT, F1, make_run
+from tests.support.runs import CORRECT, F1, make_run
 
 Z_SUM = float(sps.norm.ppf(0.95) + sps.norm.ppf(0.8))  # 2.486
 

@@ -23,7 +23,7 @@ import pytest
 from evalkit.comparison import _stats as stats
 from evalkit.comparison._compare import compare_runs
 from evalkit.data._records import MetricInfo
-from tests.comparison.test_compare import make_run
+from tests.support.runs import make_run
 
 REPLICATES = 4000
 RHO = 0.5

@@ -13,8 +13,8 @@ import pytest
 from evalkit.cli import main
 from evalkit.data._golden import load_golden_set
 from evalkit.data._scorefile import load_score_file
-from evalkit.errors import GoldenSetError, InvalidInputError
-from evalkit.judging._labelled_sets import LabelledSetError, load_labels
+from evalkit.errors import GoldenSetError, InvalidInputError, LabelledSetError
+from evalkit.judging._labelled_sets import load_labels
 
 GOLDEN = (
     '{"id": "q1", "input": "Capital of France?", "expected": "Paris"}\n'
@@ -146,7 +146,8 @@ def test_answers_file_with_a_utf16_mark_is_read(tmp_path: Path) -> None:
 
 
 def test_answers_file_that_is_not_utf8_is_named_by_line(tmp_path: Path) -> None:
-    from evalkit.judging._labelling_sheet import LabelImportError, read_answers
+    from evalkit.errors import LabelImportError
+    from evalkit.judging._labelling_sheet import read_answers
 
     path = tmp_path / "answers.csv"
     path.write_bytes(ANSWERS_CSV.encode("utf-8") + b"2,r1,correct,q2,0,fail,ana,caf\xe9\n")

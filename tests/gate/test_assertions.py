@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.config._suite import ProjectConfig
+from evalkit.errors import SUTError
 from evalkit.gate._assertions import Evaluator
 from tests.support.fakeserver import FakeOpenAIServer
 
@@ -44,6 +45,17 @@ def test_without_output_the_sut_answers_the_case(
     assert result.output == "Paris" and openai_server.stats()["requests"] == 1
     with pytest.raises(AssertionError, match="f1 0 < threshold 0.5"):
         evaluator.check({"input": "Capital of Spain?", "expected": "Madrid"}, metrics=[F1], **sut)
+
+
+def test_a_sut_that_gives_no_answer_raises_sut_error_not_a_missed_threshold(
+    evaluator: Evaluator, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy")
+    openai_server.configure(faults=[{"status": 401, "times": 1}])
+    sut = {"model": "openai/fake", "api_base": openai_server.url, "max_retries": 0}
+    with pytest.raises(SUTError, match="case c1: the SUT failed: 401") as caught:
+        evaluator.score({"id": "c1", "input": "q", "expected": "Paris"}, metrics=[F1], **sut)
+    assert not isinstance(caught.value, AssertionError) and caught.value.retryable is False
 
 
 pytest_plugins = ["pytester"]

@@ -21,9 +21,9 @@ from evalkit.data._records import (
     outputs_frame,
     scores_frame,
 )
+from evalkit.errors import LabelImportError
 from evalkit.judging._calibration import ppi_mean
 from evalkit.judging._labelling_sheet import (
-    LabelImportError,
     draw_sheet,
     load_human_labels,
     ppi_for_metric,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from evalkit.judging._labelled_sets import LabelledSetError, load_labels, parse_labels
+from evalkit.errors import LabelledSetError
+from evalkit.judging._labelled_sets import load_labels, parse_labels
 
 
 def _line(**item: object) -> str:

@@ -6,7 +6,6 @@ what actually reached it (not what evalkit says it did).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -18,12 +17,9 @@ from typing import Any
 import pytest
 
 import evalkit
-from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
-from evalkit.data._golden import GoldenSet, parse_jsonl
-from evalkit.data._records import Output
-from evalkit.execution._runner import Journal, generate_outputs
+from evalkit.execution._runner import Journal
 from evalkit.models._cache import Cache
-from evalkit.models._llm import ModelClient
+from tests.support.callable_sut import callable_golden, run_callable
 
 SUT_MODULE = textwrap.dedent(
     """
@@ -77,50 +73,16 @@ def _calls(log: Path) -> list[Any]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def _golden(n: int, start: int = 0) -> GoldenSet:
-    lines = [
-        json.dumps({"id": f"c{i}", "input": {"question": f"q{i}"}}) for i in range(start, start + n)
-    ]
-    return parse_jsonl(("\n".join(lines) + "\n").encode(), "mem.jsonl")
-
-
-def _run(
-    target: str,
-    golden: GoldenSet,
-    journal: Path,
-    *,
-    cache: Cache | None = None,
-    samples: int = 1,
-    **sut: Any,
-) -> tuple[list[Output], dict[str, dict[str, float]]]:
-    suite = SuiteConfig(
-        name="t", golden="mem.jsonl", sut=SUTConfig.model_validate({"callable": target, **sut})
-    )
-
-    async def go() -> tuple[list[Output], dict[str, dict[str, float]]]:
-        client = ModelClient(cache=cache, concurrency=4, backoff_base=0.01)
-        outputs = await generate_outputs(
-            suite,
-            golden,
-            project=ProjectConfig(),
-            client=client,
-            journal_path=journal,
-            samples=samples,
-            concurrency=4,
-            progress=False,
-        )
-        await client.aclose()
-        return outputs, client.stats()
-
-    return asyncio.run(go())
-
-
 def test_answers_come_from_the_cache_on_a_second_run(sut: tuple[str, Path], tmp_path: Path) -> None:
     module, log = sut
     cache = Cache(tmp_path / "cache")
-    first, _ = _run(f"{module}:answer", _golden(4), tmp_path / "j1.jsonl", cache=cache, samples=2)
+    first, _ = run_callable(
+        f"{module}:answer", callable_golden(4), tmp_path / "j1.jsonl", cache=cache, samples=2
+    )
     assert len(_calls(log)) == 8  # 4 cases x 2 samples: the sample is part of the key
-    second, stats = _run(f"{module}:answer", _golden(4), tmp_path / "j2.jsonl", cache=cache)
+    second, stats = run_callable(
+        f"{module}:answer", callable_golden(4), tmp_path / "j2.jsonl", cache=cache
+    )
     assert len(_calls(log)) == 8  # nothing reached the function
     assert all(o.cached and o.attempts == 0 for o in second)
     assert [o.text for o in second] == [o.text for o in first if o.sample == 0]
@@ -131,8 +93,10 @@ def test_answers_come_from_the_cache_on_a_second_run(sut: tuple[str, Path], tmp_
 def test_contexts_survive_the_cache(sut: tuple[str, Path], tmp_path: Path) -> None:
     module, log = sut
     cache = Cache(tmp_path / "cache")
-    fresh, _ = _run(f"{module}:rag", _golden(2), tmp_path / "j1.jsonl", cache=cache)
-    cached, _ = _run(f"{module}:rag", _golden(2), tmp_path / "j2.jsonl", cache=cache)
+    fresh, _ = run_callable(f"{module}:rag", callable_golden(2), tmp_path / "j1.jsonl", cache=cache)
+    cached, _ = run_callable(
+        f"{module}:rag", callable_golden(2), tmp_path / "j2.jsonl", cache=cache
+    )
     assert [o.contexts for o in fresh] == [("doc 1", "2")] * 2
     assert [(o.contexts, o.cached) for o in cached] == [(("doc 1", "2"), True)] * 2
     assert len(_calls(log)) == 2
@@ -143,14 +107,18 @@ def test_a_failing_function_is_retried_with_accounting(
     sut: tuple[str, Path], tmp_path: Path
 ) -> None:
     module, log = sut
-    outputs, stats = _run(f"{module}:flaky", _golden(3), tmp_path / "j.jsonl", max_retries=2)
+    outputs, stats = run_callable(
+        f"{module}:flaky", callable_golden(3), tmp_path / "j.jsonl", max_retries=2
+    )
     assert [(o.text, o.attempts) for o in outputs] == [("ok", 3)] * 3
     assert len(_calls(log)) == 9
     assert stats["sut"] == pytest.approx(
         {"calls": 3, "cached": 0, "errors": 0, "attempts": 9, "prompt_tokens": 0,
          "completion_tokens": 0, "cost_usd": 0.0, "latency_s": stats["sut"]["latency_s"]}
     )  # fmt: skip
-    too_few, _ = _run(f"{module}:flaky", _golden(1, start=9), tmp_path / "j2.jsonl", max_retries=0)
+    too_few, _ = run_callable(
+        f"{module}:flaky", callable_golden(1, start=9), tmp_path / "j2.jsonl", max_retries=0
+    )
     assert not too_few[0].ok
     assert "ConnectionError: index warming up" in (too_few[0].error or "")
 
@@ -159,17 +127,21 @@ def test_a_wrong_return_type_or_a_missing_function_is_not_retried(
     sut: tuple[str, Path], tmp_path: Path
 ) -> None:
     module, log = sut
-    outputs, _ = _run(f"{module}:wrong_type", _golden(1), tmp_path / "j.jsonl", max_retries=3)
+    outputs, _ = run_callable(
+        f"{module}:wrong_type", callable_golden(1), tmp_path / "j.jsonl", max_retries=3
+    )
     assert outputs[0].attempts == 1 and "got int" in (outputs[0].error or "")
     assert len(_calls(log)) == 1
-    missing, _ = _run(f"{module}:nope", _golden(1), tmp_path / "j2.jsonl", max_retries=3)
+    missing, _ = run_callable(
+        f"{module}:nope", callable_golden(1), tmp_path / "j2.jsonl", max_retries=3
+    )
     assert missing[0].attempts == 1 and "has no 'nope'" in (missing[0].error or "")
 
 
 def test_a_slow_function_times_out_and_is_retried(sut: tuple[str, Path], tmp_path: Path) -> None:
     module, log = sut
-    outputs, _ = _run(
-        f"{module}:slow", _golden(1), tmp_path / "j.jsonl", timeout=0.2, max_retries=1
+    outputs, _ = run_callable(
+        f"{module}:slow", callable_golden(1), tmp_path / "j.jsonl", timeout=0.2, max_retries=1
     )
     assert outputs[0].attempts == 2
     assert "timed out after 0.2s" in (outputs[0].error or "")
@@ -182,9 +154,9 @@ def test_a_resumed_run_calls_only_what_the_journal_lacks(
 ) -> None:
     module, log = sut
     journal = tmp_path / "j.jsonl"
-    _run(f"{module}:answer", _golden(3), journal)
+    run_callable(f"{module}:answer", callable_golden(3), journal)
     assert len(Journal(journal).read()) == 3
-    resumed, stats = _run(f"{module}:answer", _golden(5), journal)
+    resumed, stats = run_callable(f"{module}:answer", callable_golden(5), journal)
     assert [o.text for o in resumed] == [f"echo:q{i}" for i in range(5)]
     assert sorted(c[1]["question"] for c in _calls(log)) == ["q0", "q1", "q2", "q3", "q4"]
     assert stats["sut"]["calls"] == 2
@@ -196,15 +168,16 @@ def test_a_callable_run_does_not_import_litellm(sut: tuple[str, Path], tmp_path:
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from tests.models.test_callable_sut import _golden, _run
+        from tests.support.callable_sut import callable_golden, run_callable
         from pathlib import Path
-        outputs, _ = _run({module + ":answer"!r}, _golden(3), Path({str(tmp_path / "j.jsonl")!r}))
+        journal = Path({str(tmp_path / "j.jsonl")!r})
+        outputs, _ = run_callable({module + ":answer"!r}, callable_golden(3), journal)
         assert [o.text for o in outputs] == ["echo:q0", "echo:q1", "echo:q2"], outputs
         print("litellm" in sys.modules)
         """
     )
     source_root = str(Path(evalkit.__file__).resolve().parent.parent)
-    repo_root = str(Path(__file__).resolve().parents[2])  # for `tests.models.test_callable_sut`
+    repo_root = str(Path(__file__).resolve().parents[2])  # for `tests.support.callable_sut`
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source_root, repo_root])}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120

@@ -132,7 +132,7 @@ def test_two_runs_of_the_same_system_compare_as_exactly_no_change_on_similarity(
     # other chunks, a cold cache each time): what two runs of one deterministic SUT do.
     from evalkit.comparison._compare import compare_runs
     from evalkit.data._records import MetricInfo
-    from tests.comparison.test_compare import make_run
+    from tests.support.runs import make_run
 
     outputs = [
         "Paris",

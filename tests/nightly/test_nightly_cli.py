@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from tests.nightly.test_nightly import N, script_answers, write_project
 from tests.support.fakeserver import FakeOpenAIServer
+from tests.support.nightly_project import N, script_answers, write_project
 
 
 def test_nightly_writes_summaries_reports_and_trend_and_exits_on_regression(

@@ -23,33 +23,12 @@ from evalkit.data._records import (
     scores_frame,
 )
 from evalkit.report import ReportPaths, render_report
+from evalkit.report._base import script_safe_json
 from evalkit.report._data import build_report, payload_size
 from evalkit.report._plots import ForestItem, forest_plot, histogram
-from evalkit.report._render import script_safe_json
 from evalkit.report._summary import md_escape, summary_markdown
+from tests.support.hostile import ATTR_XSS, SCRIPT_XSS, TAG_XSS, hostile_data
 from tests.support.synthetic_runs import SyntheticData, synthetic_comparison, synthetic_runs
-
-SCRIPT_XSS = "</script><script>window.__pwned=1;document.title='pwned'</script>"
-ATTR_XSS = '"><img src=x onerror="window.__pwned=2;document.title=\'pwned\'">'
-TAG_XSS = "<b onmouseover=alert(1)>tag</b>"
-
-
-def hostile_data(n_cases: int = 40, **options: Any) -> SyntheticData:
-    """Returns synthetic runs with hostile strings in outputs, inputs, tags and rationales."""
-    return synthetic_runs(
-        n_cases,
-        overrides={"case-00003": SCRIPT_XSS, "case-00004": ATTR_XSS},
-        case_updates={
-            "case-00005": {
-                "input": {"question": SCRIPT_XSS},
-                "expected": ATTR_XSS,
-                "contexts": [SCRIPT_XSS + " \u2028 " + ATTR_XSS],
-                "tags": ["billing", TAG_XSS],
-            }
-        },
-        rationales={"case-00003": ATTR_XSS},
-        **options,
-    )
 
 
 def embedded_payload(html: str) -> dict[str, Any]:

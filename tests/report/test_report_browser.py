@@ -14,7 +14,6 @@ import pytest
 
 from evalkit.comparison._model import Comparison
 from evalkit.report import render_report
-from tests.report.test_report import ATTR_XSS, SCRIPT_XSS, hostile_data
 from tests.support.browser import (
     SCREENSHOTS,
     console_errors,
@@ -22,6 +21,7 @@ from tests.support.browser import (
     requested_urls,
     wait_ready,
 )
+from tests.support.hostile import ATTR_XSS, SCRIPT_XSS, hostile_data
 from tests.support.synthetic_runs import synthetic_comparison, synthetic_runs
 
 pytestmark = pytest.mark.browser

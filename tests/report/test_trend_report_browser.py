@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from evalkit.report import render_trend_report
-from tests.report.test_trend_report import ATTR_XSS, SCRIPT_XSS, nights
 from tests.support.browser import (
     SCREENSHOTS,
     console_errors,
@@ -20,6 +19,7 @@ from tests.support.browser import (
     requested_urls,
     wait_ready,
 )
+from tests.support.hostile import ATTR_XSS, SCRIPT_XSS, nights
 
 pytestmark = pytest.mark.browser
 

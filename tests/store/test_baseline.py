@@ -12,7 +12,7 @@ from evalkit.cli import main
 from evalkit.data._records import Output, Run, outputs_frame
 from evalkit.errors import InvalidInputError
 from evalkit.store._baselines import is_baseline_file, load_baseline, write_baseline
-from tests.comparison.test_compare import CORRECT, F1, make_run
+from tests.support.runs import CORRECT, F1, make_run
 
 
 def sample_run() -> Run:

@@ -7,7 +7,6 @@ every finished answer, and never report damage as a failed gate (exit 1).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -26,38 +25,7 @@ from evalkit.execution._runner import Journal
 from evalkit.models._cache import CACHE_FILE, Cache, clear_cache
 from evalkit.store._runs import MANIFEST, RunStore, run_key
 from tests.support.fakeserver import FakeOpenAIServer
-
-N_CASES = 12
-
-
-def _project(tmp_path: Path, url: str, *, n: int = N_CASES, gate: str = "") -> Path:
-    """Writes qa.jsonl (answers the fake server echoes) and evalkit.toml; returns the config."""
-    golden = tmp_path / "qa.jsonl"
-    golden.write_text(
-        "".join(
-            json.dumps(
-                {"id": f"c{i:02d}", "input": f"question {i}", "expected": f"echo: question {i}"}
-            )
-            + "\n"
-            for i in range(n)
-        )
-    )
-    config = tmp_path / "evalkit.toml"
-    config.write_text(
-        'store = "runs"\ncache_dir = "cache"\n[suites.qa]\ngolden = "qa.jsonl"\n'
-        f'metrics = ["exact"]\n[suites.qa.sut]\nmodel = "openai/x"\napi_base = "{url}"\n{gate}'
-    )
-    return config
-
-
-def _run(config: Path, *extra: str) -> int:
-    return main(["--config", str(config), "run", "qa", "--no-progress", *extra])
-
-
-def _stored_run(config: Path) -> Path:
-    (folder,) = [p for p in (config.parent / "runs").iterdir() if not p.name.startswith("_")]
-    return folder
-
+from tests.support.qa_project import N_CASES, run_qa, stored_run, write_project
 
 # ---------------------------------------------------------------- run folders
 
@@ -65,8 +33,8 @@ def _stored_run(config: Path) -> Path:
 @pytest.fixture
 def stored(openai_server: FakeOpenAIServer, tmp_path: Path) -> Path:
     """A project with one finished run of suite qa; returns the config file."""
-    config = _project(tmp_path, openai_server.url)
-    assert _run(config) == 0
+    config = write_project(tmp_path, openai_server.url)
+    assert run_qa(config) == 0
     return config
 
 
@@ -85,7 +53,7 @@ def stored(openai_server: FakeOpenAIServer, tmp_path: Path) -> Path:
 def test_an_unreadable_run_folder_names_the_file_and_exits_3(
     stored: Path, name: str, damage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _stored_run(stored)
+    folder = stored_run(stored)
     target = folder / name
     data = target.read_bytes()
     if damage == "delete":
@@ -108,8 +76,8 @@ def test_an_unreadable_run_folder_names_the_file_and_exits_3(
 def test_latest_skips_a_damaged_run_with_a_warning(
     stored: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = _stored_run(stored)
-    assert _run(stored) == 0  # a second run (from the cache), newer: then damage it
+    good = stored_run(stored)
+    assert run_qa(stored) == 0  # a second run (from the cache), newer: then damage it
     newer = max(p for p in (stored.parent / "runs").iterdir() if not p.name.startswith("_"))
     assert newer != good
     (newer / "scores.parquet").write_bytes(b"PAR1 cut")
@@ -122,7 +90,7 @@ def test_latest_skips_a_damaged_run_with_a_warning(
 
 
 def test_a_run_id_whose_folder_has_no_manifest_is_damaged_not_missing(stored: Path) -> None:
-    folder = _stored_run(stored)
+    folder = stored_run(stored)
     (folder / MANIFEST).unlink()
     store = RunStore(stored.parent / "runs")
     with pytest.raises(DamagedStateError, match=f"{folder / MANIFEST}: missing or not a file"):
@@ -162,17 +130,17 @@ def test_an_sqlite_file_that_is_not_a_cache_is_set_aside_too(tmp_path: Path) -> 
 def test_run_recovers_from_a_junk_cache_and_cache_clear_always_works(
     openai_server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _project(tmp_path, openai_server.url)
+    config = write_project(tmp_path, openai_server.url)
     cache_file = tmp_path / "cache" / CACHE_FILE
     cache_file.parent.mkdir()
     cache_file.write_bytes(b"this is not SQLite" * 100)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        assert _run(config) == 0
+        assert run_qa(config) == 0
     err = capsys.readouterr().err
     assert f"warning: the call cache {cache_file} is damaged" in err
     assert openai_server.stats()["requests"] == N_CASES
-    assert _run(config) == 0  # the rebuilt cache serves the second run
+    assert run_qa(config) == 0  # the rebuilt cache serves the second run
     assert openai_server.stats()["requests"] == N_CASES
     cache_file.write_bytes(b"junk again" * 100)
     assert main(["--config", str(config), "cache", "clear"]) == 0
@@ -182,16 +150,16 @@ def test_run_recovers_from_a_junk_cache_and_cache_clear_always_works(
 def test_a_cache_that_cannot_be_opened_stops_the_run_naming_the_file_and_no_cache(
     openai_server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _project(tmp_path, openai_server.url)
+    config = write_project(tmp_path, openai_server.url)
     cache_file = tmp_path / "cache" / CACHE_FILE
     cache_file.mkdir(parents=True)  # a folder where the database should be
-    assert _run(config) == 3
+    assert run_qa(config) == 3
     err = capsys.readouterr().err
     assert str(cache_file) in err and "--no-cache" in err and "Traceback" not in err
     assert openai_server.stats()["requests"] == 0
-    assert _run(config, "--no-cache") == 0
+    assert run_qa(config, "--no-cache") == 0
     assert clear_cache(cache_file.parent)[0] is None
-    assert _run(config) == 0
+    assert run_qa(config) == 0
 
 
 def test_a_cache_damaged_during_a_run_names_the_file_and_no_cache(tmp_path: Path) -> None:
@@ -276,7 +244,7 @@ def _journal_of(config: Path) -> Path:
 def test_resume_over_torn_and_incomplete_lines_pays_only_for_unfinished_cases(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    config = _project(tmp_path, openai_server.url)
+    config = write_project(tmp_path, openai_server.url)
     path = _journal_of(config)
     journal = Journal(path)
     for i in range(5):
@@ -287,7 +255,7 @@ def test_resume_over_torn_and_incomplete_lines_pays_only_for_unfinished_cases(
         handle.write(b'{"case_id":"c06","sample":0,"text":"echo: quest')  # torn last line
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvalkitWarning)
-        assert _run(config, "--no-cache") == 0
+        assert run_qa(config, "--no-cache") == 0
     assert openai_server.stats()["requests"] == N_CASES - 5
     run = RunStore(tmp_path / "runs").load_run("latest")
     assert run.scores["value"].tolist() == [1.0] * N_CASES
@@ -300,7 +268,7 @@ def test_two_identical_runs_started_at_once_pay_for_each_call_once(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     openai_server.configure(latency=0.05)
-    config = _project(tmp_path, openai_server.url, n=24)
+    config = write_project(tmp_path, openai_server.url, n=24)
     command = [sys.executable, "-m", "evalkit", "--config", str(config), "run", "qa",
                "--no-progress", "--concurrency", "2"]  # fmt: skip
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
