@@ -45,4 +45,4 @@ def bench(session: nox.Session) -> None:
     import pathlib
 
     for script in sorted(pathlib.Path("bench").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+        session.run("python", "-m", f"bench.{script.stem}", *session.posargs)

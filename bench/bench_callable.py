@@ -1,6 +1,6 @@
 """Benchmark: evalkit's harness cost per call of a Python-function SUT (issue 15).
 
-A golden set of N cases runs through :func:`evalkit.runner.generate_outputs` with a
+A golden set of N cases runs through :func:`evalkit.execution._runner.generate_outputs` with a
 callable SUT that returns at once (sync, then async), at concurrency 16, with a fresh
 call cache and journal: everything a real run does per call (cache lookup and write,
 retries wrapper, journal line, accounting), and nothing of the function's own. The
@@ -11,7 +11,7 @@ Printed per kind: wall time, CPU time per call (process time: all threads of thi
 process) and the latency p95 the run recorded; medians of ``--repeats`` runs, with the
 load average (the machine is shared: CPU time is the steadier number).
 
-Run: ``python bench/bench_callable.py [--calls 300] [--repeats 5]``. Nothing is asserted.
+Run: ``python -m bench.bench_callable [--calls 300] [--repeats 5]``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 CONCURRENCY = 16
 SUT_MODULE = """
@@ -50,11 +49,11 @@ def _golden(folder: Path, calls: int) -> Path:
 
 
 async def _run(folder: Path, golden_path: Path, function: str) -> tuple[float, float, float]:
-    from evalkit.cache import Cache
-    from evalkit.config import ProjectConfig, SuiteConfig, SUTConfig
-    from evalkit.golden import load_golden_set
-    from evalkit.llm import ModelClient
-    from evalkit.runner import compute_totals, generate_outputs
+    from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
+    from evalkit.data._golden import load_golden_set
+    from evalkit.execution._runner import compute_totals, generate_outputs
+    from evalkit.models._cache import Cache
+    from evalkit.models._llm import ModelClient
 
     golden = load_golden_set(golden_path)
     suite = SuiteConfig(

@@ -2,16 +2,16 @@
 
 Two numbers, median of 3 repeats each:
 
-* ``stats``: :func:`evalkit.stats.paired_columns` on two (100,000 x 10) arrays: the
+* ``stats``: :func:`evalkit.comparison._stats.paired_columns` on two (100,000 x 10) arrays: the
   shared bootstrap, Wilcoxon or McNemar per metric, MDE (the statistical kernel);
-* ``compare_runs``: the whole :func:`evalkit.compare.compare_runs` from two Runs with
+* ``compare_runs``: the whole :func:`evalkit.comparison._compare.compare_runs` from two Runs with
   1,000,000 score rows each: sample averaging, pairing, the kernel, BH, verdicts, 100,000
   CaseDiffs and the gate;
 * ``to_dict + json``: what ``evalkit compare --json`` adds: ``Comparison.to_dict()`` and
   ``json.dumps`` of the result on one line, as when piped (printed with its size).
 
 Half the metrics are binary, half continuous; the candidate has a small planted drop on
-two of them. Run: ``python bench/bench_compare.py [--cases 100000] [--metrics 10]
+two of them. Run: ``python -m bench.bench_compare [--cases 100000] [--metrics 10]
 [--resamples 2000] [--repeats 3] [--tags 0]``. Target: under 5 s. Nothing is asserted.
 CPU time is printed next to wall time: on a shared machine (load average shown) wall
 time overstates what the code costs.
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -31,12 +30,11 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from evalkit import stats  # noqa: E402
-from evalkit.compare import compare_runs  # noqa: E402
-from evalkit.config import GateConfig  # noqa: E402
-from evalkit.records import SCORE_COLUMNS, MetricInfo, Run, RunManifest, outputs_frame  # noqa: E402
+from evalkit.comparison import _stats as stats  # noqa: E402
+from evalkit.comparison._compare import compare_runs  # noqa: E402
+from evalkit.config._suite import GateConfig  # noqa: E402
+from evalkit.data._records import SCORE_COLUMNS, MetricInfo, Run, RunManifest, outputs_frame  # noqa: E402
 
 
 def _arrays(cases: int, metrics: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:

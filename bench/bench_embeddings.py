@@ -1,11 +1,11 @@
 """Benchmark: bundled MiniLM embeddings, batched vs one text at a time (and cache hits).
 
-Embeds N short texts (default 10,000) through :class:`evalkit.embeddings.LocalEmbedder`
+Embeds N short texts (default 10,000) through :class:`evalkit.models._embeddings.LocalEmbedder`
 with an empty cache, in batches; then one text per call. One-at-a-time is slow, so it is
 measured on a subset (default 500 texts) and extrapolated to N — the output says so.
 Finally the batched run is repeated against the warm cache.
 
-    .venv/bin/python bench/bench_embeddings.py [--n 10000] [--single 500] [--batch-size 64]
+    .venv/bin/python -m bench.bench_embeddings [--n 10000] [--single 500] [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import random
 import time
 
-from evalkit.embeddings import EmbeddingCache, LocalEmbedder
+from evalkit.models._embeddings import EmbeddingCache, LocalEmbedder
 
 WORDS = [
     "the",

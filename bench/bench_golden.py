@@ -1,9 +1,9 @@
 """Benchmark of golden-set loading (issue 3): a 100,000-case JSONL file, validated.
 
 Writes a synthetic golden set (string, dict and chat-message inputs; tags, groups,
-contexts on some cases), then times :func:`evalkit.golden.load_golden_set` (read, JSON
+contexts on some cases), then times :func:`evalkit.data._golden.load_golden_set` (read, JSON
 parse, pydantic validation, duplicate-id check, fingerprint). Median of ``--repeats``.
-Run: ``python bench/bench_golden.py [--cases 100000] [--repeats 5]``. Target: seconds.
+Run: ``python -m bench.bench_golden [--cases 100000] [--repeats 5]``. Target: seconds.
 Nothing is asserted; CPU time and load are printed beside wall time.
 """
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evalkit.golden import load_golden_set
+from evalkit.data._golden import load_golden_set
 
 
 def write_set(path: Path, n: int) -> None:

@@ -6,7 +6,7 @@ evalkit sends and without any grammar, 40 tokens each after a warm-up call that 
 the prompt in the server's cache (so the time is generation, not prompt reading).
 
 Printed: seconds, tokens and milliseconds per generated token for each (threads, grammar)
-pair, and the load average. Run: ``python bench/bench_judge_tokens.py [--reps N]``.
+pair, and the load average. Run: ``python -m bench.bench_judge_tokens [--reps N]``.
 Nothing is asserted; quote medians and the load.
 """
 
@@ -22,7 +22,7 @@ import types
 import httpx
 from llama_cpp import llama_grammar
 
-from evalkit.embedded import EmbeddedServer
+from evalkit.models._embedded import EmbeddedServer
 from evalkit.scorers import completion_prompts
 
 QUESTION = "How much does the Plus plan cost?"

@@ -1,12 +1,12 @@
 """Tokens per second of the embedded Gemma 3 270M for each llama.cpp CPU variant.
 
-The portable build (evalkit/llama_wheel.py) ships several CPU backends and lets
+The portable build (evalkit/models/llama_wheel.py) ships several CPU backends and lets
 llama.cpp pick the best one for the running CPU ("auto"). This compares that choice with
 each variant forced, among them ``haswell`` (AVX2 + FMA + F16C: what a lowest-common-
 denominator portable build compiles) and ``x64`` (no SIMD beyond SSE2). Each variant runs
 in its own process; prompt processing and generation rates are medians of ``--reps``.
 
-    .venv/bin/python bench/bench_llama_cpu.py [--reps 5] [--tokens 128]
+    .venv/bin/python -m bench.bench_llama_cpu [--reps 5] [--tokens 128]
 
 Pass ``--lib DIR`` to measure another build's ``llama_cpp/lib`` (e.g. a native build)
 with ``--variants auto``.
@@ -35,7 +35,7 @@ if ggml.ggml_backend_reg_count() == 0:
     else:
         ggml.ggml_backend_load.restype = ctypes.c_void_p
         assert ggml.ggml_backend_load(str(lib / f"libggml-cpu-{variant}.so").encode())
-from evalkit.embedded import model_path
+from evalkit.models._embedded import model_path
 llm = llama_cpp.Llama(model_path=str(model_path()), n_ctx=1024, n_threads=2, verbose=False)
 prompt = " ".join(f"Question {i}: what is {i} plus {i}? Answer: {2 * i}." for i in range(40))
 llm.create_completion("Hello", max_tokens=4)  # warm-up

@@ -3,7 +3,7 @@
 Two real servers, each killed mid-run, with ``evalkit run`` as a user runs it (a new
 process, the command on real files):
 
-* remote: the fake OpenAI server (tests/fakeserver.py), 200 cases at concurrency 4 and
+* remote: the fake OpenAI server (tests/support/fakeserver.py), 200 cases at concurrency 4 and
   50 ms latency, killed after 40 answers; the SUT's ``outage_timeout`` is 10 s, so the run
   probes the endpoint for 10 s and then stops (exit 3);
 * embedded: the embedded Gemma 3 270M server, 60 cases at concurrency 2, killed with
@@ -13,7 +13,7 @@ Printed: the seconds from the kill to the command's exit, its exit status, and h
 finished cases the journal kept. Before this change the embedded case took 82 s (every
 remaining case retried) and exited 0 with a partial run.
 
-Run: ``python bench/bench_outage.py [--skip-embedded]``. Nothing is asserted.
+Run: ``python -m bench.bench_outage [--skip-embedded]``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeserver import FakeOpenAIServer  # noqa: E402
+from tests.support.fakeserver import FakeOpenAIServer  # noqa: E402
 
 
 def _project(folder: Path, n: int, sut: str) -> Path:

@@ -4,7 +4,7 @@ Runs a one-test project with pytest five times with the plugin and five times wi
 ``-p no:evalkit`` (alternating, so machine load hits both alike) and prints the medians and
 their difference. Target (issue 7): the plugin adds under 0.5 s.
 
-    .venv/bin/python bench/bench_plugin_import.py [--repeat 5]
+    .venv/bin/python -m bench.bench_plugin_import [--repeat 5]
 """
 
 from __future__ import annotations

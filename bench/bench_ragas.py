@@ -12,7 +12,7 @@ call count and tokens (prompt and completion) from the run manifest. One JSON li
 metric goes to ``<work>/results.jsonl`` as it finishes, so a long measurement that is
 stopped keeps what it finished.
 
-Run: ``python bench/bench_ragas.py --work DIR [--every K --offset I] [--limit N]
+Run: ``python -m bench.bench_ragas --work DIR [--every K --offset I] [--limit N]
 [--metric NAME]...`` (``--every 5`` takes every fifth case: a sample spread over the set)
 (default: all five metrics in the order below). Nothing is asserted. Run it at
 ``nice -n 5`` on a shared machine, and quote the load average.
@@ -99,8 +99,7 @@ def _run(work: Path, suite: str) -> tuple[float, dict[str, object]]:
 
 
 def _unscored(work: Path, run_dir: str, metric: str) -> tuple[int, int, list[str]]:
-    sys.path.insert(0, str(ROOT))
-    from evalkit.store import RunStore
+    from evalkit.store._runs import RunStore
 
     run = RunStore(work / "runs").load_run(run_dir)
     rows = run.scores[run.scores["metric"] == metric]

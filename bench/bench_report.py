@@ -1,7 +1,7 @@
 """Benchmark: a 10,000-case comparison report: file size, Python render time, and the
 time headless Chromium takes from navigation to an interactive per-case table.
 
-    .venv/bin/python bench/bench_report.py [--cases 10000] [--repeat 3] [--out DIR]
+    .venv/bin/python -m bench.bench_report [--cases 10000] [--repeat 3] [--out DIR]
 
 Prints the numbers (median of ``--repeat``) and one JSON line; asserts nothing. Targets
 (issue 8): file < 10 MB, interactive < 2 s.
@@ -18,16 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from synthetic_runs import synthetic_comparison, synthetic_runs
-
 from evalkit.report import render_report
+from tests.support.synthetic_runs import synthetic_comparison, synthetic_runs
 
 
 def browser_times(html: Path, repeat: int, cases: int) -> dict[str, float]:
     """Returns median ms: script ready (table rendered) and a search round trip."""
-    from browser import chromium, chromium_problem, console_errors, wait_ready
+    from tests.support.browser import chromium, chromium_problem, console_errors, wait_ready
 
     problem = chromium_problem()
     if problem:

@@ -1,18 +1,18 @@
 """Benchmark of the runner (issue 4): evalkit's generate step vs a bare LiteLLM loop.
 
-Setup: the fake OpenAI server (tests/fakeserver.py) in its own process with 200 ms latency,
+Setup: the fake OpenAI server (tests/support/fakeserver.py) in its own process with 200 ms latency,
 concurrency 32, 1,000 cases. Ideal wall time: 1000 x 0.2 s / 32 = 6.25 s.
 
 Measured side by side in one process, alternating, median of 3 repeats each:
 
 * bare: ``litellm.acompletion`` in an asyncio loop with a semaphore of 32;
-* evalkit: :func:`evalkit.runner.generate_outputs` (prompt building, cache lookups and
+* evalkit: :func:`evalkit.execution._runner.generate_outputs` (prompt building, cache lookups and
   writes to a fresh cache, journal, accounting) through the same LiteLLM calls.
 
 Then a fully cached re-run of ``evalkit run`` as a new process, against the start-up time
 of ``python -m evalkit --help``.
 
-Run: ``python bench/bench_runner.py [--cases 1000] [--repeats 3]``. Nothing is asserted.
+Run: ``python -m bench.bench_runner [--cases 1000] [--repeats 3]``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeserver import FakeOpenAIServer  # noqa: E402
+from tests.support.fakeserver import FakeOpenAIServer  # noqa: E402
 
 LATENCY = 0.2
 CONCURRENCY = 32
@@ -49,7 +48,7 @@ def _golden_file(folder: Path, cases: int) -> Path:
 
 
 async def _bare(url: str, cases: int) -> float:
-    from evalkit.llm import _import_litellm
+    from evalkit.models._llm import _import_litellm
 
     litellm = _import_litellm()  # with evalkit's offline default, as a run does
 
@@ -75,11 +74,11 @@ async def _bare(url: str, cases: int) -> float:
 
 
 async def _evalkit(url: str, golden_path: Path, folder: Path) -> float:
-    from evalkit.cache import Cache
-    from evalkit.config import ProjectConfig, SuiteConfig, SUTConfig
-    from evalkit.golden import load_golden_set
-    from evalkit.llm import ModelClient
-    from evalkit.runner import generate_outputs
+    from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
+    from evalkit.data._golden import load_golden_set
+    from evalkit.execution._runner import generate_outputs
+    from evalkit.models._cache import Cache
+    from evalkit.models._llm import ModelClient
 
     golden = load_golden_set(golden_path)
     suite = SuiteConfig(

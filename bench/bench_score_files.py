@@ -14,7 +14,7 @@ planted drop on two), as CSV and as JSONL, then times, median of ``--repeats``:
 Wall and CPU time are printed (CPU: this process's threads and its finished children);
 on a busy machine the CPU time is the steadier number.
 
-Run: ``python bench/bench_score_files.py [--cases 100000] [--metrics 10] [--repeats 3]
+Run: ``python -m bench.bench_score_files [--cases 100000] [--metrics 10] [--repeats 3]
 [--format csv jsonl]``. Nothing is asserted. Load average is printed with each line.
 """
 
@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def _values(cases: int, metrics: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +105,8 @@ def main() -> None:
     parser.add_argument("--format", nargs="+", default=["csv", "jsonl"], choices=["csv", "jsonl"])
     args = parser.parse_args()
 
-    from evalkit.compare import compare_runs
-    from evalkit.scorefile import load_score_file
+    from evalkit.comparison._compare import compare_runs
+    from evalkit.data._scorefile import load_score_file
 
     base_values, cand_values = _values(args.cases, args.metrics, seed=1)
     with tempfile.TemporaryDirectory() as name:

@@ -8,7 +8,25 @@ Catch :class:`EvalkitError` for everything, or a family for what you care about:
   whether trying again may help.
 * :class:`InfrastructureError` — the run cannot continue (server down, too many errors),
   or something evalkit stored is damaged (:class:`DamagedStateError`). The CLI exits 3.
-* :class:`ScoringError` — a scorer could not score a case; it becomes an unscored row.
+* :class:`ScoringError` — a scorer could not score a case (e.g. :class:`JudgeReplyError`:
+  the judge model gave no usable reply); the case becomes an unscored row, never a 0.
+
+The whole hierarchy::
+
+    EvalkitError
+    ├── UserInputError (exit 2)
+    │   ├── InvalidInputError (a list of file:line problems)
+    │   │   ├── GoldenSetError, ConfigError, LabelledSetError, LabelImportError
+    │   ├── TemplateError
+    │   └── NotFoundError
+    ├── SUTError
+    ├── InfrastructureError (exit 3)
+    │   ├── DamagedStateError, ServerStartError, EndpointDownError, PartialRunError
+    └── ScoringError
+        └── JudgeReplyError
+
+A gate that cannot decide is not an exception: the comparison says why
+(``Comparison.gate.error``) and the CLI and the pytest plugin exit 3.
 
 Exit status 1 belongs to "the gate failed" alone: no exception maps onto it. An
 :class:`EvalkitError` that is neither the user's to fix nor an infrastructure failure
@@ -68,6 +86,14 @@ class ConfigError(InvalidInputError):
     """The suite configuration ([tool.evalkit] or evalkit.toml) is invalid."""
 
 
+class LabelledSetError(InvalidInputError):
+    """A labelled set is malformed: bad JSON, wrong types, missing or duplicate ids."""
+
+
+class LabelImportError(InvalidInputError):
+    """A labelling sheet's answers file is malformed or does not match its run."""
+
+
 class TemplateError(UserInputError):
     """A prompt template failed to render (e.g. a variable the case does not define)."""
 
@@ -123,10 +149,16 @@ class ScoringError(EvalkitError):
     """A scorer could not score a case; the case is recorded as unscored with this reason."""
 
 
-class GateError(EvalkitError):
-    """The gate cannot decide (e.g. too many unscored cases); an error, never a pass."""
+class JudgeReplyError(ScoringError, ValueError):
+    """A judge model gave no usable reply (call failed, or unparseable twice).
 
-    exit_code = 3
+    ``raw`` is the judge's last reply text, kept with the unscored row. It is also a
+    ValueError, which the ragas and deepeval metrics that call the judge expect.
+    """
+
+    def __init__(self, message: str, raw: str | None) -> None:
+        super().__init__(message)
+        self.raw = raw
 
 
 # ---------------------------------------------------------------- warnings

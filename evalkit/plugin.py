@@ -12,8 +12,8 @@ markers, so ``-k`` and ``-m`` select cases) and the suite gets one ``::gate`` it
 
 The suite runs once per pytest session, on the first item that needs it: a file lock in a
 session folder shared with pytest-xdist workers makes one process run the SUT and the
-others read its outcome (:class:`evalkit.gate.SuiteOutcome`). All decisions come from
-:func:`evalkit.gate.evaluate_suite`; this module turns them into outcomes, JUnit
+others read its outcome (:class:`evalkit.gate._decision.SuiteOutcome`). All decisions come from
+:func:`evalkit.gate._decision.evaluate_suite`; this module turns them into outcomes, JUnit
 properties, a terminal summary and the exit status (3 when a suite could not be decided).
 """
 
@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from evalkit.assertions import Evaluator
-    from evalkit.config import ProjectConfig, SuiteConfig
-    from evalkit.gate import GateOptions, SuiteOutcome
-    from evalkit.golden import GoldenSet
+    from evalkit.config._suite import ProjectConfig, SuiteConfig
+    from evalkit.data._golden import GoldenSet
+    from evalkit.gate._assertions import Evaluator
+    from evalkit.gate._decision import GateOptions, SuiteOutcome
 
 GATE_ITEM = "gate"
 SHARED_DIR_KEY = "evalkit_shared_dir"
@@ -201,7 +201,7 @@ class _Session:
             return self.outcomes[name]
         from filelock import FileLock
 
-        from evalkit.gate import SuiteOutcome, evaluate_suite
+        from evalkit.gate._decision import SuiteOutcome, evaluate_suite
 
         stored = self.shared_dir / f"{name}.json"
         with FileLock(str(self.shared_dir / f"{name}.lock")):
@@ -222,7 +222,7 @@ class _Session:
 
     def finished(self) -> list[SuiteOutcome]:
         """Returns the outcomes of the suites that ran (in this or another process)."""
-        from evalkit.gate import SuiteOutcome
+        from evalkit.gate._decision import SuiteOutcome
 
         found = []
         for name in self.suites:
@@ -260,7 +260,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _one_line(err: BaseException) -> str:
     """Returns an error as one line; a bug's traceback goes to a file the line names."""
-    from evalkit.util.crash import (
+    from evalkit.util._crash import (
         classify,
         internal_error_line,
         traceback_whereabouts,
@@ -279,14 +279,14 @@ def _one_line(err: BaseException) -> str:
 
 
 def _start(config: pytest.Config, names: list[str]) -> None:
-    from evalkit.config import load_config
+    from evalkit.config._suite import load_config
+    from evalkit.data._golden import load_golden_set
     from evalkit.errors import UserInputError
-    from evalkit.gate import GateOptions
-    from evalkit.golden import load_golden_set
+    from evalkit.gate._decision import GateOptions
 
     config_file = _setting(config, "evalkit_config")
     if config_file is None:
-        from evalkit.config import find_config_file
+        from evalkit.config._suite import find_config_file
 
         config_file = find_config_file(config.rootpath)
     project = load_config(config_file)
@@ -294,7 +294,7 @@ def _start(config: pytest.Config, names: list[str]) -> None:
     shard = None
     shard_text = _setting(config, "evalkit_shard")
     if shard_text:
-        from evalkit.pipeline import parse_shard
+        from evalkit.execution._pipeline import parse_shard
 
         shard = parse_shard(shard_text)
     update = bool(config.getoption("evalkit_update_baseline", default=False))
@@ -321,7 +321,7 @@ def _start(config: pytest.Config, names: list[str]) -> None:
     for suite in suites:
         golden = load_golden_set(project.path(suite.golden))
         if shard is not None:
-            from evalkit.pipeline import shard_cases
+            from evalkit.execution._pipeline import shard_cases
 
             golden = shard_cases(golden, shard)
         goldens[suite.name] = golden
@@ -442,7 +442,7 @@ class _EvalkitItem(pytest.Item):
 
 
 class CaseItem(_EvalkitItem):
-    """One golden case: passes when it meets its thresholds (see evalkit.gate)."""
+    """One golden case: passes when it meets its thresholds (see evalkit.gate._decision)."""
 
     def __init__(self, *, suite: str, case_id: str, line: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -529,7 +529,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(SESSION, None)
     if state is None or _is_worker(config) or config.option.collectonly:
         return
-    from evalkit.gate import summary_lines
+    from evalkit.gate._decision import summary_lines
 
     outcomes = {outcome.suite: outcome for outcome in state.finished()}
     terminalreporter.section("evalkit")
@@ -548,7 +548,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.fixture
 def evalkit(request: pytest.FixtureRequest) -> Evaluator:
     """Runs and scores single cases in ordinary tests: ``evalkit.check(case, metrics=[...])``."""
-    from evalkit.assertions import Evaluator
+    from evalkit.gate._assertions import Evaluator
 
     state = request.config.stash.get(SESSION, None)
     config_file = _setting(request.config, "evalkit_config")

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeOpenAIServer
+
+from tests.support.fakeserver import FakeOpenAIServer
 
 # ---------------------------------------------------------------- fake OpenAI server (runner)
 
@@ -38,7 +39,7 @@ def embedded_url() -> Iterator[str]:
     """The real embedded llama.cpp server (Gemma 3 270M), started once per session."""
     import os
 
-    from evalkit import embedded
+    from evalkit.models import _embedded as embedded
 
     os.environ.pop(embedded.URL_ENV, None)
     url = embedded.ensure_server()
@@ -51,7 +52,7 @@ def embedded_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium shared by a test module (fails, never skips, if it is missing)."""
-    from browser import chromium, require_chromium
+    from tests.support.browser import chromium, require_chromium
 
     require_chromium()
     with chromium() as driver:
@@ -64,7 +65,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def evalkit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """evalkit's wheel, built from this tree once per session."""
-    from installed import build_wheel
+    from tests.support.installed import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
@@ -72,7 +73,7 @@ def evalkit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def shared_deps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Links to the test environment's packages (evalkit left out), for new venvs."""
-    from installed import shared_dependencies
+    from tests.support.installed import shared_dependencies
 
     return shared_dependencies(tmp_path_factory.mktemp("deps") / "site")
 
@@ -82,7 +83,7 @@ def installed_bin(
     tmp_path_factory: pytest.TempPathFactory, evalkit_wheel: Path, shared_deps: Path
 ) -> Path:
     """bin/ of a fresh venv with evalkit installed from the wheel (not editable)."""
-    from installed import clean_env, make_venv, run
+    from tests.support.installed import clean_env, make_venv, run
 
     bin_dir = make_venv(tmp_path_factory.mktemp("venv") / "env", shared_deps)
     result = run(

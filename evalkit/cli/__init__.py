@@ -26,9 +26,9 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import evalkit
-from evalkit._offline import apply_cli_defaults
 from evalkit.errors import EvalkitWarning
-from evalkit.util.crash import (
+from evalkit.models._offline import apply_cli_defaults
+from evalkit.util._crash import (
     classify,
     internal_error_line,
     traceback_whereabouts,
@@ -57,7 +57,7 @@ VERBS = [
 def _verb_modules() -> list[tuple[str, ModuleType]]:
     modules = []
     for verb in VERBS:
-        name = f"evalkit.cli.{verb}_cmd"
+        name = f"evalkit.cli._{verb}_cmd"
         if importlib.util.find_spec(name) is not None:
             modules.append((verb, importlib.import_module(name)))
     return modules

@@ -6,7 +6,7 @@ Use :func:`create_scorer` to build one by name, :func:`scorer_names` to list the
 
 from __future__ import annotations
 
-from evalkit.scorers.base import (
+from evalkit.scorers._base import (
     BaseScorer,
     MetricShape,
     Needs,

@@ -1,0 +1,1 @@
+"""Shared test helpers: the fake OpenAI server, synthetic runs, browser and wheel helpers."""
