@@ -7,8 +7,10 @@ show, run once against the fake OpenAI-compatible server over real HTTP.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,9 @@ def _run_python(code: str, *, path: list[str], isolated: bool = False) -> str:
         text=True,
         timeout=120,
         check=False,
+        # An empty folder, not the repository: `python -c` puts the working directory first on
+        # sys.path, and a checkout holds an evalkit.egg-info (0.1.0) from `pip install -e .`.
+        cwd=tempfile.mkdtemp(prefix="evalkit-cwd-"),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
@@ -90,8 +95,11 @@ def test_the_version_comes_from_the_installed_metadata(tmp_path: Path) -> None:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: evalkit\nVersion: 9.8.7\n")
     code = "import evalkit; print(evalkit.__version__)"
     assert _run_python(code, path=[str(tmp_path), SOURCE_ROOT]) == "9.8.7"
-    # Not installed at all (no site-packages): a version that says so, not a made-up one.
-    assert _run_python(code, path=[SOURCE_ROOT], isolated=True) == "0+unknown"
+    # Not installed at all (no site-packages, and a copy of the package without the
+    # checkout's evalkit.egg-info beside it): a version that says so, not a made-up one.
+    bare = tmp_path / "bare"
+    shutil.copytree(Path(SOURCE_ROOT) / "evalkit", bare / "evalkit")
+    assert _run_python(code, path=[str(bare)], isolated=True) == "0+unknown"
 
 
 def _write_project(root: Path, url: str) -> Path:

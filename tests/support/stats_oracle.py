@@ -31,7 +31,6 @@ from evalkit.comparison._stats import (
     Alternative,
     FloatArray,
     IntArray,
-    Kind,
     RNGLike,
     Verdict,
     as_generator,
@@ -41,6 +40,7 @@ from evalkit.comparison._stats import (
     paired_columns,
     paired_mean_difference,
 )
+from evalkit.data._records import MetricKind as Kind
 
 
 @dataclass(frozen=True)
