@@ -86,7 +86,7 @@
   window.__evalkitReady = true;
   window.__evalkitReadyAt = performance.now();
   // "Settled": the first frame with the tables has been painted and the thread is free
-  // (what tests/browser.py's wait_ready waits for, as with the regression report).
+  // (what tests/support/browser.py's wait_ready waits for, as with the regression report).
   requestAnimationFrame(function () {
     setTimeout(function () { window.__evalkitSettledAt = performance.now(); }, 0);
   });
