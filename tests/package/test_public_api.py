@@ -80,6 +80,31 @@ def test_every_exported_exception_is_an_evalkit_error_from_errors_py() -> None:
     assert classes == set(exceptions)
 
 
+def test_every_exported_exception_is_raised_somewhere_in_the_package() -> None:
+    # Raised itself, or through a subclass (a base class such as UserInputError is what a
+    # caller catches; the package raises its specific kinds). Warnings are issued, not raised.
+    import ast
+
+    raised: set[str] = set()
+    for path in Path(evalkit.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = target.attr if isinstance(target, ast.Attribute) else None
+                name = target.id if isinstance(target, ast.Name) else name
+                if name:
+                    raised.add(name)
+    exported = [getattr(evalkit, n) for n in evalkit.__all__]
+    exceptions = [
+        e
+        for e in exported
+        if isinstance(e, type) and issubclass(e, BaseException) and not issubclass(e, Warning)
+    ]
+    raised_classes = [e for e in exceptions if e.__name__ in raised]
+    never = [e.__name__ for e in exceptions if not any(issubclass(r, e) for r in raised_classes)]
+    assert never == [], f"exported but never raised (nor any subclass): {never}"
+
+
 def test_importing_evalkit_loads_none_of_the_modules_behind_its_names() -> None:
     out = _run_python(
         "import json, sys\nimport evalkit\n"
