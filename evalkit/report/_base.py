@@ -41,6 +41,11 @@ def _signed(value: Any) -> str:
     return page_number(value, signed=True)
 
 
+def finite(value: float | None) -> bool:
+    """Returns True for a value a chart can place (not None, NaN or infinite)."""
+    return value is not None and math.isfinite(value)
+
+
 def _finite_number(value: Any) -> bool:
     """Returns True for a finite number (a CI end that could be estimated)."""
     return isinstance(value, int | float) and math.isfinite(value)

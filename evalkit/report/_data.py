@@ -23,6 +23,7 @@ from evalkit.comparison._model import CaseDiff, Comparison, MetricComparison
 from evalkit.data._golden import GoldenCase, GoldenSet
 from evalkit.data._records import Run, RunManifest
 from evalkit.report._plots import ForestItem, ForestPlot, Histogram, forest_plot, histogram
+from evalkit.util._format import finite_or_none
 
 MAX_TEXT_CHARS = 4000  # per text field in the payload; longer texts are cut with a note
 SIZE_BUDGET_BYTES = 9_400_000  # payload budget: keeps the whole file under 10 MB
@@ -33,16 +34,12 @@ TOP_REGRESSED = 10
 
 
 def num(value: Any, digits: int = 4) -> float | None:
-    """Returns ``value`` as a rounded float, or None when missing, NaN or infinite."""
-    if value is None:
-        return None
+    """Returns ``value`` as a rounded float, or None when missing, NaN, infinite or not a number."""
     try:
-        number = float(value)
+        number = finite_or_none(value)
     except (TypeError, ValueError):
         return None
-    if not math.isfinite(number):
-        return None
-    return round(number, digits)
+    return None if number is None else round(number, digits)
 
 
 def truncate(text: str, cap: int) -> str:

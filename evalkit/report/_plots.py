@@ -12,17 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.report._base import Tick, nice_step
+from evalkit.report._base import Tick, finite, nice_step
 
 
 def _tick_label(value: float, step: float) -> str:
     decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
     text = f"{value:+.{decimals}f}" if value else "0"
     return text
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 # ---------------------------------------------------------------- forest plot
@@ -73,11 +69,11 @@ class ForestPlot:
 
 
 def _fmt_delta(item: ForestItem) -> str:
-    if not _finite(item.delta):
+    if not finite(item.delta):
         return "n/a"
     assert item.delta is not None
     text = f"{item.delta:+.3f}"
-    if _finite(item.ci_low) and _finite(item.ci_high):
+    if finite(item.ci_low) and finite(item.ci_high):
         text += f" [{item.ci_low:+.3f}, {item.ci_high:+.3f}]"
     else:
         text += " CI n/a"  # one case or cluster, or no spread: never a zero-width interval
@@ -100,7 +96,7 @@ def forest_plot(
     extent = 0.0
     for item in items:
         for value in (item.delta, item.ci_low, item.ci_high):
-            if _finite(value):
+            if finite(value):
                 assert value is not None
                 extent = max(extent, abs(value))
         extent = max(extent, abs(item.margin))
@@ -120,8 +116,8 @@ def forest_plot(
     rows = []
     for index, item in enumerate(items):
         y = top + row_height * index + row_height / 2
-        drawable = _finite(item.delta)
-        has_ci = _finite(item.ci_low) and _finite(item.ci_high)
+        drawable = finite(item.delta)
+        has_ci = finite(item.ci_low) and finite(item.ci_high)
         margin_x = None
         if item.margin > 0:
             margin_x = x_of(-item.margin if item.higher_is_better else item.margin)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalkit.report._base import Tick, nice_step
+from evalkit.report._base import Tick, finite, nice_step
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,6 @@ class SeriesChart:
     x_ticks: tuple[Tick, ...]
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def _tick_text(value: float, step: float) -> str:
     decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
     return f"{value:.{decimals}f}"
@@ -117,10 +113,7 @@ def series_chart(
     left, right, top = 48.0, float(width - 12), 10.0
     bottom = float(height - 28)
     values = [
-        v
-        for p in points
-        for v in (p.value, p.low, p.high, p.second)
-        if v is not None and _finite(v)
+        v for p in points for v in (p.value, p.low, p.high, p.second) if v is not None and finite(v)
     ]
     values += [v for v in (low, high) if v is not None]
     y_min, y_max = (min(values), max(values)) if values else (0.0, 1.0)
@@ -140,7 +133,7 @@ def series_chart(
         return round(left + slot * (index + 0.5), 1)
 
     def y_of(value: float | None) -> float | None:
-        if value is None or not _finite(value):
+        if value is None or not finite(value):
             return None
         clipped = min(max(value, y_min), y_max)
         return round(bottom - (clipped - y_min) / (y_max - y_min) * (bottom - top), 1)
