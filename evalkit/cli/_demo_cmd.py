@@ -179,6 +179,7 @@ def dropped_slices(report: str | None, *, limit: int = 3, min_cases: int = 3) ->
     from pathlib import Path
 
     from evalkit.comparison._model import interval_text
+    from evalkit.util._format import terminal_number, terminal_p_value
 
     if not report:
         return []
@@ -198,9 +199,12 @@ def dropped_slices(report: str | None, *, limit: int = 3, min_cases: int = 3) ->
     for row in rows[:limit]:
         q = row.get("q_value")
         lines.append(
-            f"{row['metric']} [{row['slice']}] {row['baseline']:.3g} -> {row['candidate']:.3g}, "
-            f"delta {row['delta']:+.3g} {interval_text(row.get('ci_low'), row.get('ci_high'))}, "
-            f"q={'n/a' if q is None else f'{q:.2g}'}, {row['n_paired']} cases: {row['verdict']}"
+            f"{row['metric']} [{row['slice']}] {terminal_number(row['baseline'])} -> "
+            f"{terminal_number(row['candidate'])}, "
+            f"delta {terminal_number(row['delta'], signed=True)} "
+            f"{interval_text(row.get('ci_low'), row.get('ci_high'))}, "
+            f"q={'n/a' if q is None else terminal_p_value(q)}, {row['n_paired']} cases: "
+            f"{row['verdict']}"
         )
     return lines
 
