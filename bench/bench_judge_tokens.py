@@ -1,29 +1,32 @@
-"""Cost of one generated judge token on the embedded Gemma: threads and grammar (issue 20).
+"""Cost of one generated judge token on the embedded Gemma: threads, grammar, speed-ups.
 
-Starts the embedded llama.cpp server with 1 and then 2 threads and, on each, times the
+Starts the embedded llama.cpp server with 1 and then 2 threads, each with evalkit's
+speed-ups (:mod:`evalkit.models._llama_speedups`) and without them
+(``EVALKIT_LLAMA_SPEEDUPS=0``: llama-cpp-python's own sampling), and on each times the
 same ragas statement-split prompt (a real support_rag answer) with the JSON-schema grammar
 evalkit sends and without any grammar, 40 tokens each after a warm-up call that leaves
 the prompt in the server's cache (so the time is generation, not prompt reading).
 
-Printed: seconds, tokens and milliseconds per generated token for each (threads, grammar)
-pair, and the load average. Run: ``python -m bench.bench_judge_tokens [--reps N]``.
-Nothing is asserted; quote medians and the load.
+Printed: seconds, tokens and milliseconds per generated token for each (threads,
+speed-ups, grammar) triple, and the load average. Run:
+``python -m bench.bench_judge_tokens [--reps N]``. Nothing is asserted; quote medians and
+the load.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
 import os
 import statistics
 import time
 import types
 
 import httpx
-from llama_cpp import llama_grammar
 
 from evalkit.models._embedded import EmbeddedServer
-from evalkit.scorers import completion_prompts
+from evalkit.models._llm import grammar_for_text_completion
+from evalkit.scorers import _completion_prompts as completion_prompts
 
 QUESTION = "How much does the Plus plan cost?"
 ANSWER = (
@@ -40,7 +43,8 @@ def main() -> None:
     prompt = completion_prompts.ragas_statements(
         types.SimpleNamespace(question=QUESTION, answer=ANSWER)
     )
-    grammar = llama_grammar.json_schema_to_gbnf(json.dumps(prompt.schema))
+    extra = {"response_format": {"type": "json_object", "schema": prompt.schema}}
+    grammar = grammar_for_text_completion({"extra_body": extra})["extra_body"]["grammar"]
     per_token: dict[str, list[float]] = {}
 
     def call(url: str, with_grammar: bool, max_tokens: int) -> tuple[float, int]:
@@ -57,14 +61,18 @@ def main() -> None:
         return time.perf_counter() - started, int(reply["usage"]["completion_tokens"])
 
     for _ in range(args.reps):
-        for threads in (1, 2):
+        for threads, speedups in itertools.product((1, 2), ("1", "0")):
+            os.environ["EVALKIT_LLAMA_SPEEDUPS"] = speedups
             server = EmbeddedServer(threads=threads)
             url = server.start()
             try:
                 call(url, False, 1)
                 for with_grammar in (True, False):
                     seconds, n = call(url, with_grammar, args.tokens)
-                    key = f"threads={threads} {'grammar' if with_grammar else 'plain'}"
+                    key = (
+                        f"threads={threads} speed-ups {'on' if speedups == '1' else 'off'} "
+                        f"{'grammar' if with_grammar else 'plain'}"
+                    )
                     per_token.setdefault(key, []).append(1000 * seconds / max(n, 1))
                     print(
                         f"{key}: {seconds:.2f} s, {n} tokens, {1000 * seconds / max(n, 1):.0f} "

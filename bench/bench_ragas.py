@@ -4,11 +4,12 @@ Each metric runs as its own ``evalkit run SUITE`` (a new process, the command a 
 on ``golden_sets/support_rag.jsonl`` with the repository's prompt and SUT parameters), in
 one work folder whose cache holds the SUT's outputs after the first run, so every metric's
 run pays only its judge calls (plus start-up). A first run with ``token_f1`` alone fills
-the SUT cache and measures that fixed overhead.
+the SUT cache.
 
 Printed per metric: cases, unscored cases (and the first reasons), wall seconds of the
-run, seconds per case after subtracting the overhead run's wall time, and the judge's
-call count and tokens (prompt and completion) from the run manifest. One JSON line per
+run, seconds per case of its scoring stage (the stage's own time, from the run's
+progress line: judge calls only, no start-up), and the judge's call count and tokens
+(prompt and completion) from the run manifest. One JSON line per
 metric goes to ``<work>/results.jsonl`` as it finishes, so a long measurement that is
 stopped keeps what it finished.
 
@@ -136,6 +137,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         wall, manifest = _run(work, metric)
         cases, unscored, reasons = _unscored(work, str(manifest["run_dir"]), metric)
+        stage = _stage_seconds(work / f"{metric}.log", metric)
         totals = manifest.get("totals") or {}
         extra = manifest.get("extra") or {}
         row = {
@@ -144,7 +146,8 @@ def main() -> None:
             "cases": cases,
             "unscored": unscored,
             "wall_s": round(wall, 1),
-            "s_per_case": round((wall - overhead) / max(cases, 1), 1),
+            "stage_s": stage,
+            "s_per_case": round(stage / max(cases, 1), 2),
             "load_before": round(load_before, 2),
             "load_after": round(os.getloadavg()[0], 2),
             "totals": totals,
@@ -163,8 +166,17 @@ def main() -> None:
             print(f"    {reason}")
 
 
+def _stage_seconds(log: Path, metric: str) -> float:
+    """Returns the seconds the run's scoring stage for ``metric`` took (its "done" line)."""
+    for line in log.read_text(encoding="utf-8").splitlines():
+        match = _STAGE_DONE.match(line)
+        if match and match["metric"] == metric:
+            return float(match["seconds"])
+    raise SystemExit(f"no finished {metric} stage in {log}")
+
+
 _STAGE_DONE = re.compile(
-    r"^\[together: (?P<metric>[a-z_]+)\] done (?P<n>\d+)/\d+ .*errors (?P<errors>\d+)"
+    r"^\[[a-z_]+: (?P<metric>[a-z_]+)\] done (?P<n>\d+)/\d+ .*errors (?P<errors>\d+)"
     r".* in (?P<seconds>[0-9.]+)s"
 )
 

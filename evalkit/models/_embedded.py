@@ -74,6 +74,9 @@ if _ggml.ggml_backend_reg_count() == 0:  # a GGML_BACKEND_DL build: pick the CPU
     _ggml.ggml_backend_load_all_from_path(str(_lib).encode())
     if _ggml.ggml_backend_reg_count() == 0:
         sys.exit(f"no llama.cpp CPU backend in {_lib} loads on this CPU")
+if os.environ.get("EVALKIT_LLAMA_SPEEDUPS", "1") != "0":
+    from evalkit.models._llama_speedups import install
+    install()
 sys.argv = ["llama_cpp.server", *sys.argv[1:]]
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """

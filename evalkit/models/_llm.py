@@ -67,8 +67,13 @@ class ModelRequest:
     outage_timeout: float = 60.0
 
     def cache_identity(self) -> dict[str, Any]:
-        """Returns everything that determines the answer (never credentials)."""
-        return {
+        """Returns everything that determines the answer (never credentials).
+
+        A JSON reply from the embedded model also depends on how evalkit turns its schema
+        into a grammar (:data:`GRAMMAR_RECIPE`): a reply cached under an older grammar is
+        not served.
+        """
+        identity = {
             "model": self.model,
             "api_base": self.api_base,
             "mode": self.mode,
@@ -77,6 +82,9 @@ class ModelRequest:
             "params": {k: v for k, v in self.params.items() if k not in SECRET_PARAMS},
             "sample": self.sample,
         }
+        if self.model == EMBEDDED_MODEL and self.mode == "text" and _response_format(self.params):
+            identity["grammar"] = GRAMMAR_RECIPE
+        return identity
 
 
 @dataclass(frozen=True)
@@ -508,8 +516,8 @@ def grammar_for_text_completion(params: Mapping[str, Any]) -> dict[str, Any]:
     (what evalkit's scorers send) is converted here with llama.cpp's own converter.
     """
     extra = dict(params.get("extra_body") or {})
-    response_format = extra.get("response_format") or params.get("response_format")
-    if not isinstance(response_format, Mapping) or "grammar" in extra:
+    response_format = _response_format(params)
+    if response_format is None or "grammar" in extra:
         return dict(params)
     if response_format.get("type") not in ("json_object", "json_schema"):
         return dict(params)
@@ -520,12 +528,44 @@ def grammar_for_text_completion(params: Mapping[str, Any]) -> dict[str, Any]:
     )
     extra.pop("response_format", None)
     if schema:
-        extra["grammar"] = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        extra["grammar"] = _strict_json_strings(
+            llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        )
     else:
         extra["grammar"] = llama_grammar.JSON_GBNF
     converted = {k: v for k, v in params.items() if k != "response_format"}
     converted["extra_body"] = extra
     return converted
+
+
+def _response_format(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Returns the request's ``response_format`` (in ``extra_body`` or not), if any."""
+    extra = params.get("extra_body")
+    found = (extra.get("response_format") if isinstance(extra, Mapping) else None) or params.get(
+        "response_format"
+    )
+    return found if isinstance(found, Mapping) else None
+
+
+#: What a JSON string character may be: no control character (so no raw newline), as in
+#: llama.cpp's own converter; llama-cpp-python's allows anything but ``"`` and ``\\``.
+_JSON_CHAR_RULE = (
+    r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] '
+    r"[0-9a-fA-F] [0-9a-fA-F])"
+)
+_CHAR_RULE = re.compile(r"^char ::= .*$", re.MULTILINE)
+#: Part of an embedded JSON request's cache identity: bump when the grammar changes.
+GRAMMAR_RECIPE = "json-strings-without-control-characters"
+
+
+def _strict_json_strings(grammar: str) -> str:
+    """Returns a schema grammar whose strings cannot hold a raw control character.
+
+    With llama-cpp-python's converter a string could hold a raw newline, which the
+    ``"\\n"`` stop sequence of evalkit's one-line replies then cut off mid-string
+    (measured: a ragas statement split ended ``"... is 25 MB. The file can be``).
+    """
+    return _CHAR_RULE.sub(lambda _: _JSON_CHAR_RULE, grammar, count=1)
 
 
 def _where(request: ModelRequest, api_base: str | None) -> str:

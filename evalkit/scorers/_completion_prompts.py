@@ -20,8 +20,10 @@ verdicts (ragas' NLI step), the model writes only the verdicts, exactly one per
 statement, and evalkit expands them into the library's reply (``expand``): a copied
 statement costs a model step per token and decides nothing.
 
-The examples are about a ferry timetable, a topic no golden set here uses, so copied
-example text is easy to detect (``EXAMPLE_MARKERS``).
+Each task has two sets of worked examples: a ferry timetable (asked first) and a bakery
+(``retry``: asked when the first reply cannot be used, since at temperature 0 the same
+prompt would give the same reply). No golden set here uses either topic, so copied example
+text is easy to detect (``EXAMPLE_MARKERS``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 M = TypeVar("M", bound="BaseModel")
-#: Words that appear in every few-shot example and should never appear in a judged reply.
-EXAMPLE_MARKERS = ("ferry", "pier 4", "lighthouse")
+#: Words from the few-shot examples (both sets) that should never appear in a judged reply.
+EXAMPLE_MARKERS = ("ferry", "pier 4", "lighthouse", "bakery", "sourdough", "croissant")
 #: Added to a reply's worst-case length: the tokenizer may split a rare character in two.
 BUDGET_MARGIN = 16
 #: Completion budget for a reply schema with no length bounds (the libraries' own
@@ -56,23 +58,27 @@ class CompletionPrompt(str):
     ``expand``, when set, turns the reply (which fits ``schema``) into the library's reply
     JSON: a compact rendering asks the model only for what it must decide (ragas'
     verdicts) and evalkit fills in what was given (the statements), instead of having
-    the model copy given text token by token.
+    the model copy given text token by token. ``retry``, when set, renders the same item
+    with the other set of worked examples, for a second call when this reply is unusable.
     """
 
     schema: dict[str, Any]
     max_tokens: int
     expand: Callable[[Any], Any] | None
+    retry: Callable[[], CompletionPrompt] | None
 
     def __new__(
         cls,
         text: str,
         schema: dict[str, Any],
         expand: Callable[[Any], Any] | None = None,
+        retry: Callable[[], CompletionPrompt] | None = None,
     ) -> CompletionPrompt:
         prompt = super().__new__(cls, text)
         prompt.schema = schema
         prompt.max_tokens = reply_token_budget(schema)
         prompt.expand = expand
+        prompt.retry = retry
         return prompt
 
 
@@ -263,6 +269,13 @@ def _statements_schema(text: str, key: str = "statements") -> dict[str, Any]:
     return _object(**{key: _list(_string(longest, 3), most)})
 
 
+def _retry(render: Callable[..., CompletionPrompt], variant: int, *args: Any) -> Any:
+    """Returns the ``retry`` of a first rendering: the same item with the second examples."""
+    if variant:
+        return None
+    return functools.partial(render, *args, variant=1)
+
+
 def _shots(instruction: str, examples: Sequence[tuple[str, Any]], item: str, label: str) -> str:
     """Returns the few-shot prompt: instruction, worked examples, then the item."""
     parts = [instruction, ""]
@@ -278,44 +291,72 @@ _RAGAS_STATEMENTS = (
     "Break the answer into short statements, each one fact from the answer as a full "
     "sentence without pronouns."
 )
-_RAGAS_STATEMENTS_EXAMPLES = [
-    (
-        "Question: Does the ferry run on Sundays?\nAnswer: No, not on Sundays.",
-        {"statements": ["The ferry does not run on Sundays."]},
-    ),
-    (
-        "Question: When does the ferry leave?\nAnswer: It leaves at 8 am, and from pier 4.",
-        {"statements": ["The ferry leaves at 8 am.", "The ferry leaves from pier 4."]},
-    ),
-]
+_RAGAS_STATEMENTS_EXAMPLES = (
+    [
+        (
+            "Question: Does the ferry run on Sundays?\nAnswer: No, not on Sundays.",
+            {"statements": ["The ferry does not run on Sundays."]},
+        ),
+        (
+            "Question: When does the ferry leave?\nAnswer: It leaves at 8 am, and from pier 4.",
+            {"statements": ["The ferry leaves at 8 am.", "The ferry leaves from pier 4."]},
+        ),
+    ],
+    [
+        (
+            "Question: What does a sourdough loaf cost?\nAnswer: It costs 5 euros, and it is "
+            "baked every morning.",
+            {
+                "statements": [
+                    "A sourdough loaf costs 5 euros.",
+                    "The sourdough loaf is baked every morning.",
+                ]
+            },
+        ),
+        (
+            "Question: Is the bakery open on Mondays?\nAnswer: Yes, from 7 am.",
+            {"statements": ["The bakery is open on Mondays from 7 am."]},
+        ),
+    ],
+)
 
 
-def ragas_statements(data: Any) -> CompletionPrompt:
+def ragas_statements(data: Any, *, variant: int = 0) -> CompletionPrompt:
     """Returns ragas faithfulness' statement-splitting prompt (StatementGeneratorOutput)."""
     item = f"Question: {_one_line(data.question)}\nAnswer: {_one_line(data.answer)}"
-    text = _shots(_RAGAS_STATEMENTS, _RAGAS_STATEMENTS_EXAMPLES, item, "Statements")
+    text = _shots(_RAGAS_STATEMENTS, _RAGAS_STATEMENTS_EXAMPLES[variant], item, "Statements")
     check = _reject_copies("statements", item)
-    return CompletionPrompt(text, _statements_schema(data.answer), check)
+    retry = _retry(ragas_statements, variant, data)
+    return CompletionPrompt(text, _statements_schema(data.answer), check, retry)
 
 
 _RAGAS_NLI = (
     "One verdict per numbered statement, in order: 1 if the context supports the "
     "statement, 0 if it does not."
 )
-_RAGAS_NLI_EXAMPLES = [
-    (
-        "Context: The ferry leaves at 8 am from pier 4. Tickets cost 12 euros.\n"
-        "Statements:\n1. The ferry leaves at 8 am.\n2. Tickets cost 20 euros.",
-        {"verdicts": [1, 0]},
-    ),
-]
+_RAGAS_NLI_EXAMPLES = (
+    [
+        (
+            "Context: The ferry leaves at 8 am from pier 4. Tickets cost 12 euros.\n"
+            "Statements:\n1. The ferry leaves at 8 am.\n2. Tickets cost 20 euros.",
+            {"verdicts": [1, 0]},
+        ),
+    ],
+    [
+        (
+            "Context: The bakery opens at 7 am. A sourdough loaf costs 5 euros.\n"
+            "Statements:\n1. A sourdough loaf costs 8 euros.\n2. The bakery opens at 7 am.",
+            {"verdicts": [0, 1]},
+        ),
+    ],
+)
 
 
 def _numbered(statements: Sequence[str]) -> str:
     return "\n".join(f"{n}. {_one_line(s)}" for n, s in enumerate(statements, 1))
 
 
-def ragas_nli(data: Any) -> CompletionPrompt:
+def ragas_nli(data: Any, *, variant: int = 0) -> CompletionPrompt:
     """Returns ragas faithfulness' verdict prompt (NLIStatementOutput), compact.
 
     The model writes one 0/1 verdict per statement (``{"verdicts": [1, 0]}``, exactly as
@@ -326,7 +367,7 @@ def ragas_nli(data: Any) -> CompletionPrompt:
     """
     statements = [str(s) for s in data.statements]
     item = f"Context: {_one_line(data.context)}\nStatements:\n{_numbered(statements)}"
-    text = _shots(_RAGAS_NLI, _RAGAS_NLI_EXAMPLES, item, "Verdicts")
+    text = _shots(_RAGAS_NLI, _RAGAS_NLI_EXAMPLES[variant], item, "Verdicts")
     schema = _object(verdicts=_tuple([_BINARY] * len(statements)))
 
     def expand(reply: Any) -> Any:
@@ -342,92 +383,173 @@ def ragas_nli(data: Any) -> CompletionPrompt:
             ]
         }
 
-    return CompletionPrompt(text, schema, expand)
+    return CompletionPrompt(text, schema, expand, _retry(ragas_nli, variant, data))
 
 
 _RAGAS_QUESTION = (
     "Write the question the answer replies to; noncommittal is 1 for an evasive or vague "
     "answer, else 0."
 )
-_RAGAS_QUESTION_EXAMPLES = [
-    (
-        "Answer: The ferry leaves at 8 am.",
-        {"question": "When does the ferry leave?", "noncommittal": 0},
-    ),
-    (
-        "Answer: I am not sure about dogs on the ferry.",
-        {"question": "Are dogs allowed on the ferry?", "noncommittal": 1},
-    ),
-]
+_RAGAS_QUESTION_EXAMPLES = (
+    [
+        (
+            "Answer: The ferry leaves at 8 am.",
+            {"question": "When does the ferry leave?", "noncommittal": 0},
+        ),
+        (
+            "Answer: I am not sure about dogs on the ferry.",
+            {"question": "Are dogs allowed on the ferry?", "noncommittal": 1},
+        ),
+    ],
+    [
+        (
+            "Answer: I do not know if the bakery sells croissants.",
+            {"question": "Does the bakery sell croissants?", "noncommittal": 1},
+        ),
+        (
+            "Answer: A sourdough loaf costs 5 euros.",
+            {"question": "How much is a sourdough loaf?", "noncommittal": 0},
+        ),
+    ],
+)
 
 
-def ragas_question(data: Any) -> CompletionPrompt:
+def ragas_question(data: Any, *, variant: int = 0) -> CompletionPrompt:
     """Returns ragas answer relevancy's question prompt (AnswerRelevanceOutput)."""
     item = f"Answer: {_one_line(data.response)}"
-    text = _shots(_RAGAS_QUESTION, _RAGAS_QUESTION_EXAMPLES, item, "Reply")
-    return CompletionPrompt(text, _object(question=_string(100, 5), noncommittal=_BINARY))
+    text = _shots(_RAGAS_QUESTION, _RAGAS_QUESTION_EXAMPLES[variant], item, "Reply")
+    schema = _object(question=_string(100, 5), noncommittal=_BINARY)
+    return CompletionPrompt(text, schema, retry=_retry(ragas_question, variant, data))
 
 
 _RAGAS_PRECISION = "Verdict 1 if the context was useful for the answer to the question, 0 if not."
-_RAGAS_PRECISION_EXAMPLES = [
-    (
-        "Question: How much is a ferry ticket?\nContext: A ferry ticket costs 12 euros.\n"
-        "Answer: 12 euros.",
-        {"reason": "It gives the price.", "verdict": 1},
-    ),
-    (
-        "Question: How much is a ferry ticket?\nContext: The island has a lighthouse.\n"
-        "Answer: 12 euros.",
-        {"reason": "No price in it.", "verdict": 0},
-    ),
-]
+_RAGAS_PRECISION_EXAMPLES = (
+    [
+        (
+            "Question: How much is a ferry ticket?\nContext: A ferry ticket costs 12 euros.\n"
+            "Answer: 12 euros.",
+            {"reason": "It gives the price.", "verdict": 1},
+        ),
+        (
+            "Question: How much is a ferry ticket?\nContext: The island has a lighthouse.\n"
+            "Answer: 12 euros.",
+            {"reason": "No price in it.", "verdict": 0},
+        ),
+    ],
+    [
+        (
+            "Question: When does the bakery open?\nContext: The bakery has a blue door.\n"
+            "Answer: At 7 am.",
+            {"reason": "No opening time in it.", "verdict": 0},
+        ),
+        (
+            "Question: When does the bakery open?\nContext: The bakery opens at 7 am daily.\n"
+            "Answer: At 7 am.",
+            {"reason": "It gives the time.", "verdict": 1},
+        ),
+    ],
+)
 
 
-def ragas_precision(data: Any) -> CompletionPrompt:
+def ragas_precision(data: Any, *, variant: int = 0) -> CompletionPrompt:
     """Returns ragas context precision's usefulness prompt (ContextPrecisionOutput)."""
     item = (
         f"Question: {_one_line(data.question)}\nContext: {_one_line(data.context)}\n"
         f"Answer: {_one_line(data.answer)}"
     )
-    text = _shots(_RAGAS_PRECISION, _RAGAS_PRECISION_EXAMPLES, item, "Reply")
-    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), verdict=_BINARY))
+    text = _shots(_RAGAS_PRECISION, _RAGAS_PRECISION_EXAMPLES[variant], item, "Reply")
+    schema = _object(reason=_string(_REASON_CHARS), verdict=_BINARY)
+    return CompletionPrompt(text, schema, retry=_retry(ragas_precision, variant, data))
 
 
 _RAGAS_RECALL = (
     "Split the answer into statements; attributed is 1 if the context supports the "
     "statement, else 0."
 )
-_RAGAS_RECALL_EXAMPLES = [
-    (
-        "Question: When does the ferry leave?\nContext: The ferry leaves at 8 am from pier 4.\n"
-        "Answer: At 8 am, and the trip takes 40 minutes.",
-        {
-            "classifications": [
-                {"statement": "The ferry leaves at 8 am.", "reason": "Stated.", "attributed": 1},
-                {
-                    "statement": "The trip takes 40 minutes.",
-                    "reason": "Not in the context.",
-                    "attributed": 0,
-                },
-            ]
-        },
-    ),
-]
+_RAGAS_RECALL_EXAMPLES = (
+    [
+        (
+            "Question: When does the ferry leave?\nContext: The ferry leaves at 8 am from "
+            "pier 4.\nAnswer: At 8 am, and the trip takes 40 minutes.",
+            {
+                "classifications": [
+                    {
+                        "statement": "The ferry leaves at 8 am.",
+                        "reason": "Stated.",
+                        "attributed": 1,
+                    },
+                    {
+                        "statement": "The trip takes 40 minutes.",
+                        "reason": "Not in the context.",
+                        "attributed": 0,
+                    },
+                ]
+            },
+        ),
+        (
+            "Question: Can I bring a bike on the ferry?\nContext: Tickets cost 12 euros. Bikes "
+            "travel free on every crossing.\nAnswer: Yes, bikes travel free.",
+            {
+                "classifications": [
+                    {
+                        "statement": "Bikes travel free on the ferry.",
+                        "reason": "Stated.",
+                        "attributed": 1,
+                    }
+                ]
+            },
+        ),
+    ],
+    [
+        (
+            "Question: How much is a sourdough loaf?\nContext: The bakery sells out by noon.\n"
+            "Answer: 5 euros, and it sells out by noon.",
+            {
+                "classifications": [
+                    {
+                        "statement": "A sourdough loaf costs 5 euros.",
+                        "reason": "No price in the context.",
+                        "attributed": 0,
+                    },
+                    {
+                        "statement": "The bakery sells out by noon.",
+                        "reason": "Stated.",
+                        "attributed": 1,
+                    },
+                ]
+            },
+        ),
+        (
+            "Question: Does the bakery deliver?\nContext: The bakery opens at 7 am. It has no "
+            "delivery service.\nAnswer: No, the bakery does not deliver.",
+            {
+                "classifications": [
+                    {
+                        "statement": "The bakery does not deliver.",
+                        "reason": "Stated.",
+                        "attributed": 1,
+                    }
+                ]
+            },
+        ),
+    ],
+)
 
 
-def ragas_recall(data: Any) -> CompletionPrompt:
+def ragas_recall(data: Any, *, variant: int = 0) -> CompletionPrompt:
     """Returns ragas context recall's attribution prompt (ContextRecallOutput)."""
     item = (
         f"Question: {_one_line(data.question)}\nContext: {_one_line(data.context)}\n"
         f"Answer: {_one_line(data.answer)}"
     )
-    text = _shots(_RAGAS_RECALL, _RAGAS_RECALL_EXAMPLES, item, "Reply")
+    text = _shots(_RAGAS_RECALL, _RAGAS_RECALL_EXAMPLES[variant], item, "Reply")
     most, longest = _statement_limits(_one_line(data.answer))
     classification = _object(
         statement=_string(longest, 3), reason=_string(_REASON_CHARS), attributed=_BINARY
     )
     schema = _object(classifications=_list(classification, most))
-    return CompletionPrompt(text, schema, _reject_copies("classifications", item))
+    check = _reject_copies("classifications", item)
+    return CompletionPrompt(text, schema, check, _retry(ragas_recall, variant, data))
 
 
 class RagasCompletionPrompt:
@@ -465,26 +587,46 @@ def use_ragas_completion_prompts(metric: Any, name: str) -> Any:
 # ---------------------------------------------------------------- deepeval 4.3
 
 _GEVAL_STEPS = "Write 3 or 4 short evaluation steps for the criteria."
-_GEVAL_STEPS_EXAMPLES = [
-    (
-        "Criteria: Does the actual output give the right ferry time?\n"
-        "Judge: Input and Actual Output",
-        {
-            "steps": [
-                "Read the question in the input.",
-                "Find the time in the actual output.",
-                "Check that the time answers the question.",
-            ]
-        },
-    ),
-]
+_GEVAL_STEPS_EXAMPLES = (
+    [
+        (
+            "Criteria: Does the actual output give the right ferry time?\n"
+            "Judge: Input and Actual Output",
+            {
+                "steps": [
+                    "Read the question in the input.",
+                    "Find the time in the actual output.",
+                    "Check that the time answers the question.",
+                ]
+            },
+        ),
+    ],
+    [
+        (
+            "Criteria: Does the actual output give the price of a sourdough loaf?\n"
+            "Judge: Input and Actual Output",
+            {
+                "steps": [
+                    "Read what the input asks for.",
+                    "Find the price in the actual output.",
+                    "Check that the price is the one asked for.",
+                ]
+            },
+        ),
+    ],
+)
 
 
-def geval_steps(criteria: str, parameters: str) -> CompletionPrompt:
+def geval_steps(criteria: str, parameters: str, *, variant: int = 0) -> CompletionPrompt:
     """Returns G-Eval's evaluation-steps prompt (Steps)."""
     item = f"Criteria: {_one_line(criteria)}\nJudge: {_one_line(parameters)}"
-    text = _shots(_GEVAL_STEPS, _GEVAL_STEPS_EXAMPLES, item, "Steps")
-    example = {_one_line(step).lower() for step in _GEVAL_STEPS_EXAMPLES[0][1]["steps"]}
+    text = _shots(_GEVAL_STEPS, _GEVAL_STEPS_EXAMPLES[variant], item, "Steps")
+    example = {
+        _one_line(step).lower()
+        for examples in _GEVAL_STEPS_EXAMPLES
+        for _, reply in examples
+        for step in reply["steps"]
+    }
 
     def check(reply: Any) -> Any:
         steps = reply.get("steps") if isinstance(reply, dict) else None
@@ -497,26 +639,46 @@ def geval_steps(criteria: str, parameters: str) -> CompletionPrompt:
         return reply
 
     schema = _object(steps=_list(_string(100, 10), 4, least=3))
-    return CompletionPrompt(text, schema, check)
+    return CompletionPrompt(text, schema, check, _retry(geval_steps, variant, criteria, parameters))
 
 
 _GEVAL_RESULTS = (
     "Score from {low} to {high}: {high} if the test case fully meets the evaluation steps, "
     "{low} if not at all."
 )
-_GEVAL_EXAMPLE_STEPS = "Evaluation steps:\n1. Check that the ferry time answers the input."
-_GEVAL_EXAMPLES = [
+#: (evaluation steps, [(test case, reason, score as a share of the range)]) per variant.
+_GEVAL_EXAMPLES = (
     (
-        "Input: When does the ferry leave?\nActual Output: At 8 am.",
-        "It gives the time.",
-        0.9,
+        "Evaluation steps:\n1. Check that the ferry time answers the input.",
+        [
+            (
+                "Input: When does the ferry leave?\nActual Output: At 8 am.",
+                "It gives the time.",
+                0.9,
+            ),
+            (
+                "Input: When does the ferry leave?\nActual Output: The island has a lighthouse.",
+                "No time given.",
+                0.1,
+            ),
+        ],
     ),
     (
-        "Input: When does the ferry leave?\nActual Output: The island has a lighthouse.",
-        "No time given.",
-        0.1,
+        "Evaluation steps:\n1. Check that the price answers the input.",
+        [
+            (
+                "Input: How much is a sourdough loaf?\nActual Output: The bakery has a blue door.",
+                "No price given.",
+                0.1,
+            ),
+            (
+                "Input: How much is a sourdough loaf?\nActual Output: 5 euros.",
+                "It gives the price.",
+                0.9,
+            ),
+        ],
     ),
-]
+)
 _TEST_CASE_FIELD = re.compile(r"(?ms)^([A-Z][A-Za-z ]*):\n(.*?)\s*(?=^[A-Z][A-Za-z ]*:\n|\Z)")
 
 
@@ -534,16 +696,19 @@ def geval_results(
     score_range: Sequence[int],
     rubric: str | None = None,
     _additional_context: str | None = None,
+    *,
+    variant: int = 0,
 ) -> CompletionPrompt:
     """Returns G-Eval's scoring prompt (ReasonScore), the score an integer in the range."""
     low, high = int(score_range[0]), int(score_range[1])
     instruction = _GEVAL_RESULTS.format(low=low, high=high)
+    example_steps, cases = _GEVAL_EXAMPLES[variant]
     examples = [
         (
-            f"{_GEVAL_EXAMPLE_STEPS}\n{case}",
+            f"{example_steps}\n{case}",
             {"reason": reason, "score": low + round(share * (high - low))},
         )
-        for case, reason, share in _GEVAL_EXAMPLES
+        for case, reason, share in cases
     ]
     item = f"Evaluation steps:\n{evaluation_steps.strip()}\n"
     if rubric:
@@ -553,75 +718,117 @@ def geval_results(
         item += f"\nAdditional context: {_one_line(_additional_context)}"
     text = _shots(instruction, examples, item, "Reply")
     score = {"type": "integer", "enum": list(range(low, high + 1))}
-    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), score=score))
+    retry = _retry(
+        geval_results,
+        variant,
+        evaluation_steps,
+        test_case_content,
+        score_range,
+        rubric,
+        _additional_context,
+    )
+    return CompletionPrompt(text, _object(reason=_string(_REASON_CHARS), score=score), retry=retry)
 
 
 _DEEPEVAL_STATEMENTS = (
     "Break the text into short statements, each one fact from the text as a full sentence."
 )
-_DEEPEVAL_STATEMENTS_EXAMPLES = [
-    (
-        "Text: The ferry leaves at 8 am. Tickets cost 12 euros.",
-        {"statements": ["The ferry leaves at 8 am.", "Tickets cost 12 euros."]},
-    ),
-]
+_DEEPEVAL_STATEMENTS_EXAMPLES = (
+    [
+        (
+            "Text: The ferry leaves at 8 am. Tickets cost 12 euros.",
+            {"statements": ["The ferry leaves at 8 am.", "Tickets cost 12 euros."]},
+        ),
+    ],
+    [
+        (
+            "Text: A sourdough loaf costs 5 euros, and the bakery opens at 7 am.",
+            {"statements": ["A sourdough loaf costs 5 euros.", "The bakery opens at 7 am."]},
+        ),
+    ],
+)
 
 
-def deepeval_statements(actual_output: str) -> CompletionPrompt:
+def deepeval_statements(actual_output: str, *, variant: int = 0) -> CompletionPrompt:
     """Returns deepeval answer relevancy's statements prompt (Statements)."""
     text = _shots(
         _DEEPEVAL_STATEMENTS,
-        _DEEPEVAL_STATEMENTS_EXAMPLES,
+        _DEEPEVAL_STATEMENTS_EXAMPLES[variant],
         f"Text: {_one_line(actual_output)}",
         "Statements",
     )
     check = _reject_copies("statements", actual_output)
-    return CompletionPrompt(text, _statements_schema(actual_output), check)
+    retry = _retry(deepeval_statements, variant, actual_output)
+    return CompletionPrompt(text, _statements_schema(actual_output), check, retry)
 
 
 _DEEPEVAL_VERDICTS = (
     'One verdict per statement: "yes" if it is relevant to the input, "no" if not, '
     '"borderline" if it only supports.'
 )
-_DEEPEVAL_VERDICTS_EXAMPLES = [
-    (
-        "Input: When does the ferry leave?\n"
-        'Statements: ["The ferry leaves at 8 am.", "The island has a lighthouse."]',
-        {"verdicts": [{"verdict": "yes"}, {"verdict": "no"}]},
-    ),
-]
+_DEEPEVAL_VERDICTS_EXAMPLES = (
+    [
+        (
+            "Input: When does the ferry leave?\n"
+            'Statements: ["The ferry leaves at 8 am.", "The island has a lighthouse."]',
+            {"verdicts": [{"verdict": "yes"}, {"verdict": "no"}]},
+        ),
+    ],
+    [
+        (
+            "Input: How much is a sourdough loaf?\n"
+            'Statements: ["The bakery has a blue door.", "A sourdough loaf costs 5 euros."]',
+            {"verdicts": [{"verdict": "no"}, {"verdict": "yes"}]},
+        ),
+    ],
+)
 
 
-def deepeval_verdicts(input: str, statements: Sequence[str]) -> CompletionPrompt:
+def deepeval_verdicts(
+    input: str, statements: Sequence[str], *, variant: int = 0
+) -> CompletionPrompt:
     """Returns deepeval answer relevancy's verdicts prompt (Verdicts), one per statement."""
     listed = [str(s) for s in statements]
     item = f"Input: {_one_line(input)}\nStatements: {json.dumps(listed, ensure_ascii=False)}"
-    text = _shots(_DEEPEVAL_VERDICTS, _DEEPEVAL_VERDICTS_EXAMPLES, item, "Verdicts")
+    text = _shots(_DEEPEVAL_VERDICTS, _DEEPEVAL_VERDICTS_EXAMPLES[variant], item, "Verdicts")
     verdict = _object(verdict={"type": "string", "enum": ["yes", "no", "borderline"]})
-    return CompletionPrompt(text, _object(verdicts=_tuple([verdict] * len(listed))))
+    schema = _object(verdicts=_tuple([verdict] * len(listed)))
+    return CompletionPrompt(
+        text, schema, retry=_retry(deepeval_verdicts, variant, input, statements)
+    )
 
 
 _DEEPEVAL_REASON = (
     "Explain the answer relevancy score in one sentence: why it is not higher, and why it "
     "is as high as it is."
 )
-_DEEPEVAL_REASON_EXAMPLES = [
-    (
-        'Score: 0.50\nIrrelevant statements: ["The island has a lighthouse."]\n'
-        "Input: When does the ferry leave?",
-        {"reason": "The score is 0.50 because half of the output is about the lighthouse."},
-    ),
-]
+_DEEPEVAL_REASON_EXAMPLES = (
+    [
+        (
+            'Score: 0.50\nIrrelevant statements: ["The island has a lighthouse."]\n'
+            "Input: When does the ferry leave?",
+            {"reason": "The score is 0.50 because half of the output is about the lighthouse."},
+        ),
+    ],
+    [
+        (
+            'Score: 0.50\nIrrelevant statements: ["The bakery has a blue door."]\n'
+            "Input: How much is a sourdough loaf?",
+            {"reason": "The score is 0.50 because half of the output is about the door."},
+        ),
+    ],
+)
 
 
 def deepeval_reason(
-    irrelevant_statements: Sequence[Any], input: str, score: str
+    irrelevant_statements: Sequence[Any], input: str, score: str, *, variant: int = 0
 ) -> CompletionPrompt:
     """Returns deepeval answer relevancy's reason prompt (AnswerRelevancyScoreReason)."""
     listed = json.dumps([str(s) for s in irrelevant_statements], ensure_ascii=False)
     item = f"Score: {score}\nIrrelevant statements: {listed}\nInput: {_one_line(input)}"
-    text = _shots(_DEEPEVAL_REASON, _DEEPEVAL_REASON_EXAMPLES, item, "Reply")
-    return CompletionPrompt(text, _object(reason=_string(200)))
+    text = _shots(_DEEPEVAL_REASON, _DEEPEVAL_REASON_EXAMPLES[variant], item, "Reply")
+    retry = _retry(deepeval_reason, variant, irrelevant_statements, input, score)
+    return CompletionPrompt(text, _object(reason=_string(200)), retry=retry)
 
 
 @functools.cache

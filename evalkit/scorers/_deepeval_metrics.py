@@ -39,11 +39,9 @@ from evalkit.scorers._base import (
 )
 from evalkit.scorers._completion_prompts import (
     answer_relevancy_template,
-    call_options,
     geval_template,
     judge_concurrency,
     prompts_fingerprint,
-    reply_model,
 )
 from evalkit.scorers._judge import (
     JudgeOption,
@@ -92,10 +90,7 @@ def _adapter_class() -> type[Any]:
             repeat = self._seen[prompt]
             self._seen[prompt] += 1
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            reply_schema, params = call_options(prompt, schema)
-            return await self.judge.generate(
-                prompt, reply_model(prompt, schema), sample, schema=reply_schema, params=params
-            )
+            return await self.judge.generate(prompt, schema, sample)
 
     return EvalkitDeepEvalLLM
 

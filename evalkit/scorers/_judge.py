@@ -81,19 +81,24 @@ async def ask_judge_model(
     parse: Callable[[str], T],
     sample: int,
     tag: str,
+    retry: tuple[str, Callable[[str], T]] | None = None,
 ) -> JudgeReply[T]:
     """Returns the parsed reply of a judge model, asking once more if it cannot be parsed.
 
     The second call uses ``sample + RETRY_SAMPLE_OFFSET``, so a cached unparseable reply is
     not served again. A failed call (after ModelClient's own retries) is not re-asked, nor
     is an unparseable reply that stopped at the token limit ("reply truncated at N tokens").
-    ``parse`` raises ValueError for a reply it cannot use.
+    ``parse`` raises ValueError for a reply it cannot use. ``retry`` (a text prompt and its
+    parser) is what the second call asks instead of ``prompt``: the same task worded
+    otherwise, for a judge at temperature 0 that would give the same reply again.
     """
     from evalkit.models._llm import ModelRequest
 
     raw: str | None = None
     problem = ""
     for attempt in range(2):
+        if attempt and retry is not None:
+            prompt, parse = retry
         request = ModelRequest(
             model=model.model,
             mode=model.mode,
@@ -190,44 +195,52 @@ class StructuredJudge:
         self._client = default_client(self._client)
         return self._client
 
-    async def generate(
-        self,
-        prompt: str,
-        response_model: type[M],
-        sample: int,
-        *,
-        schema: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> M:
-        """Returns the reply parsed into ``response_model``; raises JudgeReplyError.
+    async def generate(self, prompt: str, response_model: type[M], sample: int) -> M:
+        """Returns the reply to a library's ``prompt`` parsed into ``response_model``;
+        raises JudgeReplyError.
 
-        ``schema`` constrains the reply (default: ``response_model``'s JSON schema);
-        ``params`` (e.g. the call's ``max_tokens``) override the judge model's params.
+        A library prompt is sent as it is, constrained to ``response_model``'s schema with
+        a budget sized for it. An evalkit few-shot rendering
+        (:class:`~evalkit.scorers._completion_prompts.CompletionPrompt`) brings its own
+        tight schema, budget and reply expansion, and its ``retry`` rendering (the same
+        task with other worked examples) is what a second call asks when the first reply
+        cannot be used: at temperature 0 the same prompt would give the same reply.
         """
+        from evalkit.scorers._completion_prompts import call_options, reply_model
         from evalkit.scorers._exact import extract_json
 
-        def parse(text: str) -> M:
-            try:
-                return response_model.model_validate(extract_json(text))
-            except ValidationError as err:
-                raise ValueError(
-                    f"reply does not fit {response_model.__name__}: {err.errors()[0]['msg']}"
-                ) from err
+        def parser(text_prompt: str) -> Callable[[str], M]:
+            parsed_as = reply_model(text_prompt, response_model)
 
-        model = self.model
-        if params:
-            model = replace(model, params={**model.params, **params})
+            def parse(text: str) -> M:
+                try:
+                    return parsed_as.model_validate(extract_json(text))
+                except ValidationError as err:
+                    raise ValueError(
+                        f"reply does not fit {response_model.__name__}: {err.errors()[0]['msg']}"
+                    ) from err
+
+            return parse
+
+        schema, params = call_options(prompt, response_model)
+        model = replace(self.model, params={**self.model.params, **params})
         chat = model.mode == "chat"
+        render_retry = getattr(prompt, "retry", None)
+        retry = None
+        if render_retry is not None and not chat:
+            second = render_retry()
+            retry = (str(second), parser(second))
         self.calls += 1
         reply = await ask_judge_model(
             self.client,
             model,
             prompt=None if chat else str(prompt),
             messages=({"role": "user", "content": str(prompt)},) if chat else None,
-            schema=schema if schema is not None else response_model.model_json_schema(),
-            parse=parse,
+            schema=schema,
+            parse=parser(prompt),
             sample=sample,
             tag=self.tag,
+            retry=retry,
         )
         if reply.value is None:
             raise JudgeReplyError(reply.error or "no reply", reply.raw)

@@ -46,10 +46,8 @@ from evalkit.scorers._base import (
     register_scorer,
 )
 from evalkit.scorers._completion_prompts import (
-    call_options,
     judge_concurrency,
     prompts_fingerprint,
-    reply_model,
     use_ragas_completion_prompts,
 )
 from evalkit.scorers._judge import (
@@ -87,10 +85,7 @@ def _ragas_llm_class() -> type[Any]:
             repeat = self._seen[prompt]
             self._seen[prompt] += 1
             sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            schema, params = call_options(prompt, response_model)
-            reply = await self.judge.generate(
-                prompt, reply_model(prompt, response_model), sample, schema=schema, params=params
-            )
+            reply = await self.judge.generate(prompt, response_model, sample)
             self.replies.append(reply)
             return reply
 

@@ -389,6 +389,29 @@ def test_statements_copied_from_the_few_shot_example_are_unscored_not_judged(
     assert openai_server.stats()["completions"] == 2  # statements + its re-ask; no verdicts
 
 
+def test_a_copied_split_is_asked_again_with_the_other_worked_examples(
+    openai_server: Any, text_judge: dict[str, Any]
+) -> None:
+    # At temperature 0 the same prompt gives the same copy; the re-ask shows the model
+    # the bakery examples instead of the ferry ones (a different prompt, a new reply).
+    openai_server.configure(
+        rules=[
+            {
+                "match": "re:(?s)^Break the answer.*sourdough.*Statements:\n$",
+                "reply": reply({"statements": ["The security key is turned on in Settings."]}),
+            },
+            {"match": TEXT_STATEMENTS, "reply": reply({"statements": ["The ferry leaves."]})},
+            {"match": TEXT_NLI, "reply": reply({"verdicts": [1]})},
+        ]
+    )
+    (result,) = run("faithfulness", text_judge, [case("Turn on the security key in Settings.")])
+    assert result.value == 1.0, result.error
+    first, second, verdicts = openai_server.stats()["prompts"]
+    assert "ferry" in first and "sourdough" not in first
+    assert "sourdough" in second and "ferry" not in second
+    assert verdicts.startswith("One verdict per numbered statement")
+
+
 def test_statement_lists_have_one_slot_per_clause_at_most() -> None:
     from ragas.metrics.collections.faithfulness.util import StatementGeneratorInput
 
@@ -491,3 +514,27 @@ def test_faithfulness_scores_support_cases_on_embedded_gemma(embedded_url: str) 
     text = json.dumps(statements).lower()
     assert not [marker for marker in EXAMPLE_MARKERS if marker in text], statements
     assert client.stats()["judge:ragas"]["calls"] == 4  # statements + verdicts, per case
+
+
+@pytest.mark.gemma
+def test_a_split_gemma_copied_is_scored_after_the_retry_with_other_examples(
+    embedded_url: str,
+) -> None:
+    from evalkit.scorers._completion_prompts import EXAMPLE_MARKERS
+
+    client = ModelClient(cache=None)
+    # Gemma's own answers to these two cases (the demo's support_rag run). Asked with the
+    # ferry examples, Gemma split them into "The ferry accepts payments from Visa, ..."
+    # and "For up to 24 hours, the ferry can be on": both unscored before the retry
+    # showed it the bakery examples instead.
+    outputs = {
+        "rag-billing-payment-methods": " We accept Visa, Mastercard and American Express.",
+        "rag-sync-pause-limit": " For up to 24 hours.",
+    }
+    batch = support_cases(*outputs, outputs=outputs)
+    results = run("faithfulness", {"judge": {"timeout": 900}}, batch, client)
+    for result in results:
+        assert result.value is not None, result.error
+    statements = [json.loads(r.raw or "[]")[0]["statements"] for r in results]
+    text = json.dumps(statements).lower()
+    assert not [marker for marker in EXAMPLE_MARKERS if marker in text], statements
