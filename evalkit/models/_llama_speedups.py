@@ -39,13 +39,27 @@ INSTALLED_LINE = "evalkit: llama.cpp speed-ups installed (greedy-first grammar, 
 _state = threading.local()
 
 
-def install() -> None:
-    """Patches llama-cpp-python's ``Llama`` class in this process (idempotent)."""
+def install() -> bool:
+    """Patches llama-cpp-python's ``Llama`` class in this process (idempotent); returns
+    whether it did. They replace private methods of one llama-cpp-python version, so
+    another version runs unpatched (and the server log says why)."""
+    import llama_cpp
     from llama_cpp import llama as llama_module
 
+    from evalkit.models.llama_wheel import VERSION
+
+    version = str(getattr(llama_cpp, "__version__", "?"))
+    if version.split("+")[0] != VERSION:
+        print(
+            f"evalkit: llama.cpp speed-ups not installed: llama-cpp-python {version} is "
+            f"not {VERSION}, the version they were written for",
+            file=sys.stderr,
+            flush=True,
+        )
+        return False
     llama_class: Any = llama_module.Llama
     if getattr(llama_class, "_evalkit_speedups", False):
-        return
+        return True
     original_sampler = llama_class._init_sampler
     original_eval = llama_class.eval
     original_completion = llama_class._create_completion
@@ -89,6 +103,7 @@ def install() -> None:
     llama_class._create_completion = create_completion
     llama_class._evalkit_speedups = True
     print(INSTALLED_LINE, file=sys.stderr, flush=True)
+    return True
 
 
 def _eval_last_rows(llama: Any, tokens: Any) -> None:

@@ -48,6 +48,21 @@ def test_schema_grammar_strings_exclude_control_characters() -> None:
     assert char_rules[0].startswith(r'char ::= [^"\\\x7F\x00-\x1F] | ')
 
 
+def test_the_speed_ups_stay_out_of_another_llama_cpp_python_version(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import llama_cpp
+    from llama_cpp import llama as llama_module
+
+    from evalkit.models import _llama_speedups
+
+    monkeypatch.setattr(llama_cpp, "__version__", "0.4.0")
+    original = llama_module.Llama._init_sampler
+    assert _llama_speedups.install() is False
+    assert llama_module.Llama._init_sampler is original
+    assert "speed-ups not installed: llama-cpp-python 0.4.0" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- real Gemma (slow)
 
 _ANSWERS = [
