@@ -33,6 +33,8 @@ import sys
 import threading
 from typing import Any
 
+import numpy as np
+
 #: Written to the server log once installed (tests look for it).
 INSTALLED_LINE = "evalkit: llama.cpp speed-ups installed (greedy-first grammar, last-row logits)"
 
@@ -108,8 +110,6 @@ def install() -> bool:
 
 def _eval_last_rows(llama: Any, tokens: Any) -> None:
     """``Llama.eval`` computing logits for the last token of each batch only."""
-    import numpy as np
-
     llama._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
     for start in range(0, len(tokens), llama.n_batch):
         batch = tokens[start : min(len(tokens), start + llama.n_batch)]
@@ -178,8 +178,6 @@ class _GreedyFirstGrammar:
         self.pointer = ctypes.pointer(self._sampler)
 
     def _apply(self, _sampler: Any, cur_p: Any) -> None:
-        import numpy as np
-
         bindings = self._bindings
         candidates = cur_p.contents
         view = np.ctypeslib.as_array(candidates.data, shape=(candidates.size,))

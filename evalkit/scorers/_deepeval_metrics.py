@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ from evalkit.scorers._completion_prompts import (
     prompts_fingerprint,
 )
 from evalkit.scorers._judge import (
+    CaseJudge,
     JudgeOption,
     StructuredJudge,
     resolve_judge_model,
@@ -52,7 +52,6 @@ from evalkit.scorers._judge import (
 if TYPE_CHECKING:
     from evalkit.models._llm import ModelClient
 
-REPEAT_SAMPLE_STRIDE = 1000
 _PARAMS = {
     "input": "INPUT",
     "actual_output": "ACTUAL_OUTPUT",
@@ -71,8 +70,7 @@ def _adapter_class() -> type[Any]:
 
         def __init__(self, judge: StructuredJudge, sample: int) -> None:
             self.judge = judge
-            self.sample = sample
-            self._seen: Counter[str] = Counter()
+            self.case = CaseJudge(judge, sample)
             super().__init__(model=judge.model.model)
 
         def load_model(self, *args: Any, **kwargs: Any) -> Any:
@@ -87,10 +85,7 @@ def _adapter_class() -> type[Any]:
         async def a_generate(self, prompt: str, schema: Any = None, **kwargs: Any) -> Any:
             if schema is None:
                 raise JudgeReplyError("deepeval asked for an unstructured reply", None)
-            repeat = self._seen[prompt]
-            self._seen[prompt] += 1
-            sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            return await self.judge.generate(prompt, schema, sample)
+            return await self.case.ask(prompt, schema)
 
     return EvalkitDeepEvalLLM
 

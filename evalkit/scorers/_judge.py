@@ -18,6 +18,7 @@ fingerprint covers the mapping.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -245,6 +246,31 @@ class StructuredJudge:
         if reply.value is None:
             raise JudgeReplyError(reply.error or "no reply", reply.raw)
         return reply.value
+
+
+#: Sample indices of repeated identical prompts within one case are spaced by this.
+REPEAT_SAMPLE_STRIDE = 1000
+
+
+class CaseJudge:
+    """One case's calls to a :class:`StructuredJudge`, for a library metric's adapter.
+
+    The libraries repeat identical prompts on purpose (ragas' response relevancy asks
+    ``strictness`` times): each repeat within the case gets its own sample index, so its
+    own cache entry, instead of the first reply served again.
+    """
+
+    def __init__(self, judge: StructuredJudge, sample: int) -> None:
+        self.judge = judge
+        self.sample = sample
+        self._seen: Counter[str] = Counter()
+
+    async def ask(self, prompt: str, response_model: type[M]) -> M:
+        """Returns the judge's reply to ``prompt`` (see :meth:`StructuredJudge.generate`)."""
+        repeat = self._seen[prompt]
+        self._seen[prompt] += 1
+        sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
+        return await self.judge.generate(prompt, response_model, sample)
 
 
 JudgeOption = str | Mapping[str, Any] | None

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,6 +50,7 @@ from evalkit.scorers._completion_prompts import (
     use_ragas_completion_prompts,
 )
 from evalkit.scorers._judge import (
+    CaseJudge,
     JudgeOption,
     StructuredJudge,
     resolve_judge_model,
@@ -62,8 +62,6 @@ if TYPE_CHECKING:
     from evalkit.models._llm import ModelClient
 
 M = TypeVar("M", bound="BaseModel")
-#: Sample indices of repeated identical prompts within one case are spaced by this.
-REPEAT_SAMPLE_STRIDE = 1000
 
 
 @functools.cache
@@ -74,18 +72,11 @@ def _ragas_llm_class() -> type[Any]:
         """ragas LLM that calls evalkit's judge model through ModelClient (async only)."""
 
         def __init__(self, judge: StructuredJudge, sample: int) -> None:
-            self.judge = judge
-            self.sample = sample
+            self.case = CaseJudge(judge, sample)
             self.replies: list[Any] = []
-            self._seen: Counter[str] = Counter()
 
         async def agenerate(self, prompt: str, response_model: type[M]) -> M:
-            # ragas repeats identical prompts on purpose (response relevancy asks
-            # `strictness` times): each repeat gets its own sample, so its own cache entry.
-            repeat = self._seen[prompt]
-            self._seen[prompt] += 1
-            sample = self.sample + repeat * REPEAT_SAMPLE_STRIDE
-            reply = await self.judge.generate(prompt, response_model, sample)
+            reply = await self.case.ask(prompt, response_model)
             self.replies.append(reply)
             return reply
 
