@@ -98,10 +98,15 @@ class RunStore:
     # ------------------------------------------------------------ ids and paths
 
     def new_run_id(self, suite: str) -> str:
-        """Returns a new run id: sortable UTC time, the suite name and a random suffix."""
+        """Returns a new run id: sortable UTC time, the suite name and a random suffix.
+
+        The suffix has 48 random bits, so ids made in the same millisecond (parallel
+        CI jobs, threads) do not collide: 2,000 ids in one millisecond collide with a
+        probability of about 7e-9 (24 bits collided in about 1 run in 9).
+        """
         now = datetime.now(UTC)
         stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
-        return f"{stamp}-{filename_slug(suite, fallback='run')}-{secrets.token_hex(3)}"
+        return f"{stamp}-{filename_slug(suite, fallback='run')}-{secrets.token_hex(6)}"
 
     def run_dir(self, run_id: str) -> str:
         """Returns where the run ``run_id`` lives (a path or URL)."""
