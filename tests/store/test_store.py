@@ -123,6 +123,27 @@ def test_run_ids_are_unique_and_sortable_under_concurrent_writers(tmp_path: Path
     assert first < later
 
 
+def test_run_ids_made_in_the_same_millisecond_do_not_collide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parallel CI jobs can start runs in the same millisecond: the random suffix
+    alone must keep their ids apart (24 random bits gave ~12 collisions here)."""
+    import evalkit.store._runs as runs_module
+
+    frozen = runs_module.datetime(2026, 12, 1, 23, 31, 10, 864000, tzinfo=runs_module.UTC)
+
+    class FrozenClock(runs_module.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return frozen
+
+    monkeypatch.setattr(runs_module, "datetime", FrozenClock)
+    store = RunStore(tmp_path)
+    ids = [store.new_run_id("qa") for _ in range(20_000)]
+    assert {run_id.split("-")[0] for run_id in ids} == {"20261201T233110864Z"}
+    assert len(set(ids)) == len(ids)
+
+
 def test_delete_run(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     run = _run(store)
