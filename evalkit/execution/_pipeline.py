@@ -12,7 +12,6 @@ and adding a case never moves the others between shards.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 import subprocess
@@ -31,6 +30,7 @@ from evalkit.execution._runner import compute_totals, describe_errors, generate_
 from evalkit.models._cache import Cache
 from evalkit.models._llm import SECRET_PARAMS, ModelClient, close_litellm_clients
 from evalkit.store._runs import RunStore, run_key
+from evalkit.util._event_loop import run as run_event_loop
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -280,7 +280,7 @@ def run_suite(
         ConfigError: ``samples`` or ``concurrency`` out of range, or a check of
             :mod:`evalkit.config._check` failed (before any call).
     """
-    return asyncio.run(
+    return run_event_loop(
         arun_suite(
             project,
             suite,

@@ -43,6 +43,11 @@ from evalkit.util._progress import make_progress
 #: all failed with the same error and none has succeeded.
 EARLY_STOP_CALLS = 20
 EARLY_STOP_MIN = 10
+# When a run stops (early, on an outage, on Ctrl-C), the calls in flight get this long to
+# end by themselves before they are cancelled: cancelling a call while litellm's worker
+# thread builds its request leaves that request's coroutine un-awaited (a RuntimeWarning
+# printed after evalkit's message). Calls to a dead server end within milliseconds.
+STOP_GRACE_S = 2.0
 _FSYNC_EVERY_S = 0.5
 
 
@@ -271,10 +276,10 @@ async def generate_outputs(
     for job in pending:
         queue.put_nowait(job)
     stop_reason: list[str] = []
-    stopped = asyncio.Event()
+    stopped = asyncio.Event()  # no new calls: the run is stopping
 
     async def worker() -> None:
-        while not stop_reason:
+        while not stopped.is_set():
             try:
                 job = queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -321,6 +326,9 @@ async def generate_outputs(
                 running -= done
             stop_wait.cancel()
     finally:
+        stopped.set()
+        if unfinished := [task for task in workers if not task.done()]:
+            await asyncio.wait(unfinished, timeout=STOP_GRACE_S)
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)

@@ -16,7 +16,6 @@ scorers run. Thresholds and pass rules are those of the suite gate (evalkit._pol
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from evalkit.config._suite import MetricSpec, ProjectConfig, SuiteConfig, SUTCon
 from evalkit.data._golden import GoldenCase, GoldenSet
 from evalkit.data._records import MetricInfo, Output, ScoreRow
 from evalkit.errors import NotFoundError, SUTError
+from evalkit.util._event_loop import run as run_event_loop
 
 MetricLike = str | Mapping[str, Any] | MetricSpec
 
@@ -114,7 +114,7 @@ class Evaluator:
         config = self._suite(suite, metrics, {k: v for k, v in sut.items() if v is not None})
         if not config.metrics:
             raise NotFoundError("evalkit.check needs metrics=[...] or a suite with metrics")
-        text, rows, infos = asyncio.run(self._run(config, golden_case, output))
+        text, rows, infos = run_event_loop(self._run(config, golden_case, output))
         return self._result(config, golden_case.id, text, rows, infos)
 
     def check(

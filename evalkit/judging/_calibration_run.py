@@ -59,6 +59,7 @@ from evalkit.judging._calibration import (
     save_record,
 )
 from evalkit.judging._labelled_sets import LabelledItem, LabelledSet, LabelValue, Scale, load_labels
+from evalkit.util._event_loop import run as run_event_loop
 
 if TYPE_CHECKING:
     from evalkit.config._suite import ProjectConfig, SuiteConfig
@@ -497,7 +498,7 @@ def calibrate_judge(
             await client.aclose()
 
     try:
-        record = asyncio.run(go())
+        record = run_event_loop(go())
     finally:
         if cache is not None:
             cache.close()

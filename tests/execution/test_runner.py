@@ -7,6 +7,7 @@ import io
 import json
 import socket
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import evalkit  # noqa: F401
 from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
 from evalkit.data._golden import GoldenSet, parse_jsonl
 from evalkit.data._records import Output
-from evalkit.errors import InfrastructureError, TemplateError
+from evalkit.errors import EvalkitWarning, InfrastructureError, TemplateError
 from evalkit.execution._runner import Journal, compute_totals, generate_outputs
 from evalkit.models._llm import ModelClient
 from evalkit.util._progress import PlainProgress, make_progress
@@ -96,7 +97,8 @@ def test_a_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
     Journal(journal).append(good)
     with journal.open("a") as handle:
         handle.write('{"case_id": "b", "sam')
-    assert Journal(journal).read() == {("a", 0): good}
+    with pytest.warns(EvalkitWarning, match=r"j\.jsonl: skipped 1 unreadable line.*run again"):
+        assert Journal(journal).read() == {("a", 0): good}
 
 
 def test_failed_cases_are_kept_as_error_rows(
@@ -131,6 +133,46 @@ def test_run_stops_early_when_the_server_is_down(tmp_path: Path) -> None:
     assert "20 calls" in str(raised.value)
     # Stopped after the first calls, not after trying all 200 cases.
     assert len(Journal(tmp_path / "j.jsonl").read()) < 40
+
+
+def test_calls_in_flight_when_the_run_stops_end_by_themselves_and_are_journaled(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Cases 0-19 fail at once (the stop); cases 20+ answer after 0.6 s. The calls in flight
+    at the stop are not cancelled (cancelling one inside litellm leaves an un-awaited
+    coroutine behind): they end within the grace and their answers are kept."""
+    openai_server.configure(
+        faults=[
+            {"kind": "hang", "seconds": 0.6, "match": "re:question ([2-9][0-9])$"},
+            {"status": 503},
+        ]
+    )
+    suite = _suite(model="openai/x", api_base=openai_server.url, max_retries=0)
+    journal = tmp_path / "j.jsonl"
+    with pytest.raises(InfrastructureError, match="stopped early"):
+        _run(suite, _golden(60), journal, concurrency=4)
+    late = {case: out for (case, _), out in Journal(journal).read().items() if case >= "c020"}
+    assert sorted(late) == ["c020", "c021", "c022"]
+    assert all(out.error and out.attempts == 1 for out in late.values()), late
+
+
+def test_calls_that_outlast_the_grace_are_cancelled(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.configure(
+        faults=[
+            {"kind": "hang", "seconds": 60, "match": "re:question ([2-9][0-9])$"},
+            {"status": 503},
+        ]
+    )
+    suite = _suite(model="openai/x", api_base=openai_server.url, max_retries=0, timeout=120)
+    journal = tmp_path / "j.jsonl"
+    started = time.monotonic()
+    with pytest.raises(InfrastructureError, match="stopped early"):
+        _run(suite, _golden(60), journal, concurrency=4)
+    # STOP_GRACE_S (2 s) plus start-up, not the 60 s the hung calls would take.
+    assert time.monotonic() - started < 30
+    assert max(case for case, _ in Journal(journal).read()) < "c020"
 
 
 def test_different_errors_do_not_stop_the_run(

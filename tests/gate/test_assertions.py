@@ -62,6 +62,8 @@ pytest_plugins = ["pytester"]
 
 
 def test_the_evalkit_fixture_is_available_in_ordinary_tests(pytester: pytest.Pytester) -> None:
+    # A project with pytest-asyncio's setting, as ours has (else pytest-asyncio warns).
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(
         test_fixture="""
         CASE = {"id": "c1", "input": "q", "expected": "Paris"}
