@@ -620,6 +620,8 @@ def _classify(err: Exception, request: ModelRequest, api_base: str | None) -> _F
     where = _where(request, api_base)
     detail = _short(str(err))
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout"):
+        if status == 504:  # LiteLLM raises Timeout for a server's 504 too: not our time limit
+            return _Failure(f"504 gateway timeout from {where}: {detail}", True, outage=True)
         return _Failure(f"timed out after {request.timeout:g}s calling {where}", True, outage=True)
     # LiteLLM reports a refused connection as APIConnectionError, or as a 500
     # InternalServerError saying "Connection error."

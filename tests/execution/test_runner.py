@@ -153,7 +153,7 @@ def test_calls_in_flight_when_the_run_stops_end_by_themselves_and_are_journaled(
         _run(suite, _golden(60), journal, concurrency=4)
     late = {case: out for (case, _), out in Journal(journal).read().items() if case >= "c020"}
     assert sorted(late) == ["c020", "c021", "c022"]
-    assert all(out.error and out.attempts == 1 for out in late.values()), late
+    assert all("504 gateway timeout" in (out.error or "") for out in late.values()), late
 
 
 def test_calls_that_outlast_the_grace_are_cancelled(

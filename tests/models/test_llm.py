@@ -128,6 +128,16 @@ def test_a_server_that_always_hangs_gives_a_timeout_error(openai_server: FakeOpe
     assert "timed out" in (result.error or "")
 
 
+def test_a_504_from_the_server_is_not_reported_as_evalkits_timeout(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.configure(faults=[{"status": 504}])
+    result = _call(_chat(openai_server, "hello", timeout=30, max_retries=1))
+    assert not result.ok and result.retryable_error and result.attempts == 2
+    assert (result.error or "").startswith("504 gateway timeout from openai/")
+    assert "timed out after 30s" not in (result.error or "")
+
+
 def test_malformed_body_becomes_an_error_result(openai_server: FakeOpenAIServer) -> None:
     openai_server.configure(faults=[{"kind": "malformed"}])
     result = _call(_chat(openai_server, "hello", max_retries=1))
