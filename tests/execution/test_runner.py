@@ -17,6 +17,7 @@ from evalkit.config._suite import ProjectConfig, SuiteConfig, SUTConfig
 from evalkit.data._golden import GoldenSet, parse_jsonl
 from evalkit.data._records import Output
 from evalkit.errors import EvalkitWarning, InfrastructureError, TemplateError
+from evalkit.execution import _runner as runner_module
 from evalkit.execution._runner import Journal, compute_totals, generate_outputs
 from evalkit.models._llm import ModelClient
 from evalkit.util._progress import PlainProgress, make_progress
@@ -136,14 +137,17 @@ def test_run_stops_early_when_the_server_is_down(tmp_path: Path) -> None:
 
 
 def test_calls_in_flight_when_the_run_stops_end_by_themselves_and_are_journaled(
-    openai_server: FakeOpenAIServer, tmp_path: Path
+    openai_server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Cases 0-19 fail at once (the stop); cases 20+ answer after 0.6 s. The calls in flight
+    """Cases 0-19 fail at once (the stop); cases 20+ answer after 2 s. The calls in flight
     at the stop are not cancelled (cancelling one inside litellm leaves an un-awaited
-    coroutine behind): they end within the grace and their answers are kept."""
+    coroutine behind): they end within the grace and their answers are kept. (A grace of
+    10 s and a 2-s answer leave room on a loaded machine on both sides: the fast failures
+    all come before any slow answer, and the slow answers come before the grace ends.)"""
+    monkeypatch.setattr(runner_module, "STOP_GRACE_S", 10.0)
     openai_server.configure(
         faults=[
-            {"kind": "hang", "seconds": 0.6, "match": "re:question ([2-9][0-9])$"},
+            {"kind": "hang", "seconds": 2.0, "match": "re:question ([2-9][0-9])$"},
             {"status": 503},
         ]
     )
