@@ -2,9 +2,10 @@
 
 litellm's ``acompletion`` builds the provider's request coroutine in a worker thread
 (``loop.run_in_executor``) and awaits it when the thread returns it. A call cancelled
-while that thread runs (a run that stops early cancels the calls in flight) leaves the
-coroutine to the garbage collector, and Python prints "RuntimeWarning: coroutine
-'OpenAIChatCompletion.acompletion' was never awaited" after evalkit's one-line message.
+while that thread runs (a stopping run cancels the calls still in flight after the
+runner's ``STOP_GRACE_S``) leaves the coroutine to the garbage collector, and Python
+prints "RuntimeWarning: coroutine 'OpenAIChatCompletion.acompletion' was never
+awaited" after evalkit's one-line message.
 
 :func:`run` gives its loop a thread pool whose futures close such a coroutine instead:
 it never started, so closing it runs none of its code and sends nothing. Loops that
